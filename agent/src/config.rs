@@ -1,0 +1,301 @@
+//! Agent configuration in two phases: a raw TOML document with `PALISADE_AGENT_*` environment
+//! overrides, then a validated [`Config`]. Loading never binds ports or opens the TPM.
+//!
+//! Environment overrides name a key path with `__` between levels:
+//! `PALISADE_AGENT_PCR=14`, `PALISADE_AGENT_TPM__TCTI=swtpm:port=2321`. Values are read as TOML
+//! literals when they parse as one (`14`, `true`, `["a"]`), else as strings.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::tpm::KeyAlg;
+
+/// Prefix of environment overrides.
+pub const ENV_PREFIX: &str = "PALISADE_AGENT_";
+
+/// PCRs a dedicated log must never use: resettable from locality 0 (16: debug, 23: application).
+pub const RESETTABLE_PCRS: [u8; 2] = [16, 23];
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TOML (after overrides) does not match the schema.
+    #[error("invalid configuration: {0}")]
+    Parse(String),
+    /// A value is out of range or inconsistent.
+    #[error("invalid configuration: {field}: {reason}")]
+    Invalid {
+        /// The offending key.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The configuration as written (serde shape).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Agent identifier; default: `agent-` + the first 16 hex digits of the EK fingerprint.
+    pub agent_id: Option<String>,
+    /// Where the AK, the log and the TLS identity live.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+    /// The dedicated PCR (8-15 or 17-22; never 16 or 23).
+    #[serde(default = "default_pcr")]
+    pub pcr: u8,
+    /// Network namespace to measure: empty for the agent's own, a name from `ip netns`, or a path.
+    #[serde(default)]
+    pub netns: String,
+    /// How often to re-read the ruleset, in milliseconds.
+    #[serde(default = "default_interval_ms")]
+    pub measure_interval_ms: u64,
+    /// Operator labels sent at enrolment.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// TPM access.
+    #[serde(default)]
+    pub tpm: RawTpm,
+    /// The pull API.
+    pub api: RawApi,
+    /// The verifier to enrol with.
+    pub verifier: RawVerifier,
+}
+
+/// `[tpm]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTpm {
+    /// TCTI string, e.g. `device:/dev/tpmrm0` or `swtpm:host=127.0.0.1,port=2321`.
+    #[serde(default = "default_tcti")]
+    pub tcti: String,
+    /// EK algorithm.
+    #[serde(default)]
+    pub ek_alg: KeyAlg,
+    /// AK algorithm.
+    #[serde(default)]
+    pub ak_alg: KeyAlg,
+}
+
+impl Default for RawTpm {
+    fn default() -> Self {
+        Self {
+            tcti: default_tcti(),
+            ek_alg: KeyAlg::Rsa,
+            ak_alg: KeyAlg::Rsa,
+        }
+    }
+}
+
+/// `[api]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApi {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// URL the verifier reaches this agent at (`https://host:port`).
+    pub contact: String,
+    /// Extra names for the agent's self-signed certificate (the contact host is always included).
+    #[serde(default)]
+    pub tls_names: Vec<String>,
+}
+
+/// `[verifier]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVerifier {
+    /// The verifier's base URL (`https://host:port`).
+    pub url: String,
+    /// The verifier's CA certificate: trusted for the verifier's server certificate and as the
+    /// issuer of the client certificates allowed to call the pull API.
+    pub ca_cert: PathBuf,
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("/var/lib/palisade-agent")
+}
+fn default_pcr() -> u8 {
+    15
+}
+fn default_interval_ms() -> u64 {
+    1000
+}
+fn default_tcti() -> String {
+    "device:/dev/tpmrm0".to_owned()
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Explicit agent id, if configured.
+    pub agent_id: Option<String>,
+    /// State directory.
+    pub state_dir: PathBuf,
+    /// The dedicated PCR.
+    pub pcr: u8,
+    /// Namespace to measure.
+    pub netns: palisade_collectors::NetNs,
+    /// Re-measurement interval.
+    pub measure_interval: Duration,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// TPM settings.
+    pub tpm: RawTpm,
+    /// API settings.
+    pub api: RawApi,
+    /// Verifier settings.
+    pub verifier: RawVerifier,
+}
+
+impl Config {
+    /// Reads `path` (if given), applies environment overrides from `env`, validates.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                path: p.to_path_buf(),
+                source,
+            })?,
+            None => String::new(),
+        };
+        Self::from_toml(&text, env)
+    }
+
+    /// Parses TOML text, applies overrides, validates.
+    pub fn from_toml(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut doc: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
+        for (key, value) in env {
+            if let Some(path) = key.strip_prefix(ENV_PREFIX) {
+                apply_override(&mut doc, path, &value)?;
+            }
+        }
+        let raw: RawConfig = toml::Value::Table(doc)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
+        raw.validate()
+    }
+}
+
+fn apply_override(doc: &mut toml::Table, path: &str, value: &str) -> Result<(), ConfigError> {
+    let keys: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
+    let Some((last, parents)) = keys.split_last() else {
+        return Ok(());
+    };
+    let mut table = doc;
+    for key in parents {
+        let entry = table
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = entry.as_table_mut().ok_or_else(|| {
+            ConfigError::Parse(format!("{ENV_PREFIX}{path}: {key} is not a table"))
+        })?;
+    }
+    let parsed = format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
+    table.insert(last.clone(), parsed);
+    Ok(())
+}
+
+impl RawConfig {
+    /// Checks ranges and consistency.
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        if RESETTABLE_PCRS.contains(&self.pcr) {
+            return Err(ConfigError::Invalid {
+                field: "pcr",
+                reason: format!(
+                    "PCR {} can be reset from locality 0, so a root attacker could reset it and replay a clean log; use one of 8-15",
+                    self.pcr
+                ),
+            });
+        }
+        if self.pcr > 23 || self.pcr < 8 {
+            return Err(ConfigError::Invalid {
+                field: "pcr",
+                reason: format!(
+                    "PCR {} is not usable: 0-7 belong to firmware, the highest is 23",
+                    self.pcr
+                ),
+            });
+        }
+        if let Some(id) = &self.agent_id {
+            if !palisade_evidence::wire::valid_agent_id(id) {
+                return Err(ConfigError::Invalid {
+                    field: "agent_id",
+                    reason: "must be 1-128 characters of [A-Za-z0-9._-]".into(),
+                });
+            }
+        }
+        if self.measure_interval_ms < 50 {
+            return Err(ConfigError::Invalid {
+                field: "measure_interval_ms",
+                reason: "must be at least 50".into(),
+            });
+        }
+        for (field, url) in [
+            ("api.contact", &self.api.contact),
+            ("verifier.url", &self.verifier.url),
+        ] {
+            if !url.starts_with("https://") {
+                return Err(ConfigError::Invalid {
+                    field,
+                    reason: format!("{url:?} must be an https:// URL"),
+                });
+            }
+        }
+        let netns = match self.netns.as_str() {
+            "" => palisade_collectors::NetNs::Current,
+            s if s.contains('/') => palisade_collectors::NetNs::Path(PathBuf::from(s)),
+            name => palisade_collectors::NetNs::named(name),
+        };
+        Ok(Config {
+            agent_id: self.agent_id,
+            state_dir: self.state_dir,
+            pcr: self.pcr,
+            netns,
+            measure_interval: Duration::from_millis(self.measure_interval_ms),
+            labels: self.labels,
+            tpm: self.tpm,
+            api: self.api,
+            verifier: self.verifier,
+        })
+    }
+}
+
+impl Config {
+    /// The host part of the contact URL (for the TLS certificate's names).
+    pub fn contact_host(&self) -> Option<String> {
+        let rest = self.api.contact.strip_prefix("https://")?;
+        let authority = rest.split('/').next()?;
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next()?,
+            None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+        };
+        Some(host.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests;

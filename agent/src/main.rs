@@ -1,0 +1,3 @@
+//! `palisade-agent`: the host daemon.
+
+fn main() {}

@@ -1,0 +1,208 @@
+//! The policy engine: modules loaded once into a regorus engine, cloned per evaluation, run
+//! with a time limit; every module defines a `violation` set.
+//!
+//! Pitfalls this avoids (DESIGN.md): only the interpreter is used (never regorus's compiled RVM
+//! path); the loaded engine is cloned instead of re-parsed; evaluation is synchronous and must be
+//! called off async workers (`spawn_blocking`) by the caller.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use regorus::utils::limits::ExecutionTimerConfig;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+/// Why a policy could not be loaded or evaluated. An evaluation error is never a pass: the
+/// caller reports it as "could not evaluate".
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// A module does not parse or declares no `violation` rule.
+    #[error("policy {policy}: module {module}: {reason}")]
+    Load {
+        /// Policy name.
+        policy: String,
+        /// Module path.
+        module: String,
+        /// What regorus or the check reported.
+        reason: String,
+    },
+    /// Evaluation failed (runtime error, time limit, malformed result).
+    #[error("policy {policy}: evaluation of {rule} failed: {reason}")]
+    Eval {
+        /// Policy name.
+        policy: String,
+        /// Rule being evaluated.
+        rule: String,
+        /// What regorus reported.
+        reason: String,
+    },
+}
+
+/// Identifies exactly which policy judged a result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyRef {
+    /// Policy name.
+    pub name: String,
+    /// Version number (increases with every change).
+    pub version: u32,
+    /// SHA-256 over the modules (paths and sources, in path order).
+    pub hash: String,
+}
+
+/// Limits on one evaluation.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Wall-clock limit of one evaluation.
+    pub time: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            time: Duration::from_secs(2),
+        }
+    }
+}
+
+/// One violation a policy reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Violation {
+    /// The Rego package that reported it (`data.palisade...`).
+    pub package: String,
+    /// What an operator reads (`msg` of the violation object).
+    pub message: String,
+    /// The whole violation object.
+    pub details: serde_json::Value,
+}
+
+/// A named, versioned set of Rego modules, parsed once.
+#[derive(Clone)]
+pub struct Policy {
+    reference: PolicyRef,
+    packages: Vec<String>,
+    engine: regorus::Engine,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policy")
+            .field("reference", &self.reference)
+            .field("packages", &self.packages)
+            .finish()
+    }
+}
+
+impl Policy {
+    /// Parses `modules` (path, Rego source). Every module must declare a `violation` rule.
+    pub fn load(
+        name: &str,
+        version: u32,
+        mut modules: Vec<(String, String)>,
+        limits: Limits,
+    ) -> Result<Self, PolicyError> {
+        modules.sort();
+        let mut hasher = Sha256::new();
+        let mut engine = regorus::Engine::new();
+        engine.set_strict_builtin_errors(true);
+        let mut packages = Vec::new();
+        for (path, source) in &modules {
+            hasher.update((path.len() as u64).to_be_bytes());
+            hasher.update(path.as_bytes());
+            hasher.update((source.len() as u64).to_be_bytes());
+            hasher.update(source.as_bytes());
+            let load_err = |reason: String| PolicyError::Load {
+                policy: name.to_owned(),
+                module: path.clone(),
+                reason,
+            };
+            let package = engine
+                .add_policy(path.clone(), source.clone())
+                .map_err(|e| load_err(e.to_string()))?;
+            let declares = engine
+                .has_declared_rule_rooted_at(path, "violation")
+                .map_err(|e| load_err(e.to_string()))?;
+            if !declares {
+                return Err(load_err("declares no `violation` rule".to_owned()));
+            }
+            if !packages.contains(&package) {
+                packages.push(package);
+            }
+        }
+        let reference = PolicyRef {
+            name: name.to_owned(),
+            version,
+            hash: hex::encode(hasher.finalize()),
+        };
+        Ok(Self {
+            reference,
+            packages,
+            engine,
+            limits,
+        })
+    }
+
+    /// Name, version and hash of this policy.
+    pub fn reference(&self) -> &PolicyRef {
+        &self.reference
+    }
+
+    /// Evaluates every package's `violation` set against `input`. Blocking: call it from
+    /// `spawn_blocking` or a dedicated thread.
+    pub fn evaluate(&self, input: &serde_json::Value) -> Result<Vec<Violation>, PolicyError> {
+        let mut engine = self.engine.clone();
+        engine.set_execution_timer_config(ExecutionTimerConfig {
+            limit: self.limits.time,
+            check_interval: NonZeroU32::MIN,
+        });
+        engine.set_input(regorus::Value::from(input.clone()));
+        let mut violations = Vec::new();
+        for package in &self.packages {
+            let rule = format!("{package}.violation");
+            let eval_err = |reason: String| PolicyError::Eval {
+                policy: self.reference.name.clone(),
+                rule: rule.clone(),
+                reason,
+            };
+            let value = engine
+                .eval_rule(rule.clone())
+                .map_err(|e| eval_err(e.to_string()))?;
+            violations.extend(to_violations(package, &value).map_err(eval_err)?);
+        }
+        Ok(violations)
+    }
+}
+
+fn to_violations(package: &str, value: &regorus::Value) -> Result<Vec<Violation>, String> {
+    if *value == regorus::Value::Undefined {
+        return Ok(Vec::new());
+    }
+    let json: serde_json::Value = value
+        .to_json_str()
+        .map_err(|e| e.to_string())
+        .and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))?;
+    let items = match json {
+        serde_json::Value::Array(items) => items,
+        other => return Err(format!("`violation` must be a set, got {other}")),
+    };
+    Ok(items
+        .into_iter()
+        .map(|details| {
+            let message = match &details {
+                serde_json::Value::String(s) => s.clone(),
+                other => other
+                    .get("msg")
+                    .and_then(serde_json::Value::as_str)
+                    .map_or_else(|| other.to_string(), str::to_owned),
+            };
+            Violation {
+                package: package.to_owned(),
+                message,
+                details,
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,7 @@
+//! Host readers that turn kernel state into canonical documents. Every reader takes the network
+//! namespace it reads ([`NetNs`]): rulesets and routes are per namespace.
+
+pub mod netns;
+pub mod nftables;
+
+pub use netns::{NetNs, NetNsError};

@@ -1,0 +1,14 @@
+//! Evidence shared by the palisade agent and verifier: canonical JSON, the dedicated-PCR event
+//! log and its replay, TPM quote parsing and verification, and the wire types. No I/O.
+
+pub mod canonical;
+pub mod digest;
+pub mod log;
+pub mod tpm;
+pub mod verdict;
+pub mod verify;
+pub mod wire;
+
+pub use canonical::{Canonical, CanonicalError};
+pub use digest::Sha256Digest;
+pub use verdict::{Reason, ReasonCode, Verdict};

@@ -1,0 +1,260 @@
+//! Wire types of the agent and verifier APIs (JSON over mutual TLS), with their validation.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::digest::{base64_bytes, Sha256Digest};
+use crate::log::LogEntry;
+
+/// Shortest nonce the agent accepts, in bytes.
+pub const MIN_NONCE_LEN: usize = 16;
+/// Longest nonce: TPM2B_DATA qualifying data holds at most one SHA-512 digest.
+pub const MAX_NONCE_LEN: usize = 64;
+/// Highest PCR index on a PC-client TPM.
+pub const MAX_PCR: u8 = 23;
+
+/// A request that does not make sense, with a message for the caller.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RequestError {
+    /// The nonce is not hex or has the wrong size.
+    #[error("nonce must be {MIN_NONCE_LEN}-{MAX_NONCE_LEN} bytes of lowercase hex")]
+    BadNonce,
+    /// The PCR list is not a comma-separated list of indices 0-23.
+    #[error("pcrs must be a comma-separated list of PCR indices 0-{MAX_PCR}, got {0:?}")]
+    BadPcrs(String),
+}
+
+/// Raw query string of `GET /v1/quote`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct QuoteQuery {
+    /// Hex nonce to put in the quote's qualifying data.
+    pub nonce: String,
+    /// Comma-separated PCR indices of the SHA-256 bank.
+    pub pcrs: String,
+    /// First dedicated-log entry to return.
+    #[serde(default)]
+    pub log_offset: u64,
+}
+
+/// A validated quote request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuoteRequest {
+    /// The verifier's nonce.
+    pub nonce: Vec<u8>,
+    /// PCR indices, ascending, without duplicates.
+    pub pcrs: Vec<u8>,
+    /// First dedicated-log entry to return.
+    pub log_offset: u64,
+}
+
+impl QuoteRequest {
+    /// Validates a raw query.
+    pub fn parse(q: &QuoteQuery) -> Result<Self, RequestError> {
+        Ok(Self {
+            nonce: parse_nonce(&q.nonce)?,
+            pcrs: parse_pcrs(&q.pcrs)?,
+            log_offset: q.log_offset,
+        })
+    }
+
+    /// The query string that [`Self::parse`] reads back.
+    pub fn to_query(&self) -> String {
+        let pcrs: Vec<String> = self.pcrs.iter().map(u8::to_string).collect();
+        format!(
+            "nonce={}&pcrs={}&log_offset={}",
+            hex::encode(&self.nonce),
+            pcrs.join(","),
+            self.log_offset
+        )
+    }
+}
+
+/// Parses a hex nonce of acceptable length.
+pub fn parse_nonce(s: &str) -> Result<Vec<u8>, RequestError> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(RequestError::BadNonce);
+    }
+    let nonce = hex::decode(s).map_err(|_| RequestError::BadNonce)?;
+    if !(MIN_NONCE_LEN..=MAX_NONCE_LEN).contains(&nonce.len()) {
+        return Err(RequestError::BadNonce);
+    }
+    Ok(nonce)
+}
+
+/// Parses `"10,15"` into sorted, de-duplicated PCR indices.
+pub fn parse_pcrs(s: &str) -> Result<Vec<u8>, RequestError> {
+    let bad = || RequestError::BadPcrs(s.chars().take(64).collect());
+    let mut pcrs = s
+        .split(',')
+        .map(|p| {
+            p.trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= MAX_PCR)
+                .ok_or_else(bad)
+        })
+        .collect::<Result<Vec<u8>, _>>()?;
+    pcrs.sort_unstable();
+    pcrs.dedup();
+    Ok(pcrs)
+}
+
+/// A TPM quote as the TPM produced it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    /// TPMS_ATTEST bytes (the signed message).
+    #[serde(with = "base64_bytes")]
+    pub attest: Vec<u8>,
+    /// TPMT_SIGNATURE bytes.
+    #[serde(with = "base64_bytes")]
+    pub signature: Vec<u8>,
+}
+
+/// The part of the dedicated log the verifier asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogSlice {
+    /// The PCR the log is extended into.
+    pub pcr: u8,
+    /// Sequence number of the first entry returned.
+    pub offset: u64,
+    /// Entries from `offset` to the end of the log.
+    pub entries: Vec<LogEntry>,
+}
+
+/// A measured document in canonical form, as the agent holds it now.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Document {
+    /// Entry kind that measured it.
+    pub kind: String,
+    /// Entry name that measured it.
+    pub name: String,
+    /// Sequence number of the log entry that measured exactly these bytes.
+    pub seq: u64,
+    /// The canonical JSON bytes, embedded verbatim (hash these, never a re-encoding).
+    pub content: Box<RawValue>,
+}
+
+/// Response of `GET /v1/quote`: the evidence of one attestation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The agent's identifier.
+    pub agent_id: String,
+    /// The quote.
+    pub quote: Quote,
+    /// SHA-256-bank values of the quoted PCRs.
+    pub pcrs: BTreeMap<u8, Sha256Digest>,
+    /// The dedicated log from the requested offset.
+    pub log: LogSlice,
+    /// The current canonical document of every (kind, name) in the log.
+    pub documents: Vec<Document>,
+}
+
+/// `POST /v1/agents`: an agent asks to be enrolled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    /// The agent's identifier (`[A-Za-z0-9._-]`, 1-128 characters).
+    pub agent_id: String,
+    /// EK public area (TPMT_PUBLIC).
+    #[serde(with = "base64_bytes")]
+    pub ek_public: Vec<u8>,
+    /// EK certificate (DER), when the TPM has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ek_certificate: Option<String>,
+    /// AK public area (TPMT_PUBLIC).
+    #[serde(with = "base64_bytes")]
+    pub ak_public: Vec<u8>,
+    /// Base URL the verifier reaches the agent's pull API at (`https://host:port`).
+    pub contact: String,
+    /// The agent's TLS server certificate (PEM), pinned by the verifier.
+    pub tls_certificate: String,
+    /// The dedicated PCR this agent extends.
+    pub pcr: u8,
+    /// Operator-assigned labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// The verifier's answer to a registration: a MakeCredential challenge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterChallenge {
+    /// TPM2B_ID_OBJECT buffer (without size prefix).
+    #[serde(with = "base64_bytes")]
+    pub credential_blob: Vec<u8>,
+    /// TPM2B_ENCRYPTED_SECRET buffer (without size prefix).
+    #[serde(with = "base64_bytes")]
+    pub encrypted_secret: Vec<u8>,
+}
+
+/// `POST /v1/agents/{id}/activate`: proof that the agent's TPM activated the credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivateRequest {
+    /// Hex HMAC-SHA256 keyed with the activated secret over the agent id.
+    pub auth_tag: String,
+}
+
+/// The JSON body of every API error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable machine-readable error type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// What went wrong, for a human.
+    pub message: String,
+}
+
+/// Checks an agent identifier: 1-128 characters of `[A-Za-z0-9._-]`.
+pub fn valid_agent_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// Convenience: SHA-256 digests of the quoted PCRs in index order.
+pub fn pcr_values_in_order(pcrs: &BTreeMap<u8, Sha256Digest>) -> Vec<&[u8]> {
+    pcrs.values().map(|d| d.as_bytes().as_slice()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_query_round_trip_and_validation() {
+        let q = QuoteRequest {
+            nonce: vec![7; 20],
+            pcrs: vec![10, 15],
+            log_offset: 3,
+        };
+        let s = q.to_query();
+        let raw: QuoteQuery = serde_json::from_value(serde_json::json!({
+            "nonce": hex::encode(vec![7u8; 20]), "pcrs": "15,10,15", "log_offset": 3
+        }))
+        .unwrap();
+        assert_eq!(QuoteRequest::parse(&raw).unwrap(), q);
+        assert!(s.contains("pcrs=10,15"));
+    }
+
+    #[test]
+    fn rejects_bad_nonces_and_pcrs() {
+        assert_eq!(parse_nonce("zz"), Err(RequestError::BadNonce));
+        assert_eq!(parse_nonce(&"ab".repeat(15)), Err(RequestError::BadNonce));
+        assert_eq!(parse_nonce(&"ab".repeat(65)), Err(RequestError::BadNonce));
+        assert_eq!(parse_nonce(&"AB".repeat(20)), Err(RequestError::BadNonce));
+        assert!(parse_nonce(&"ab".repeat(20)).is_ok());
+        assert!(parse_pcrs("24").is_err());
+        assert!(parse_pcrs("1,,2").is_err());
+        assert!(parse_pcrs("").is_err());
+        assert_eq!(parse_pcrs(" 15, 10").unwrap(), vec![10, 15]);
+    }
+
+    #[test]
+    fn agent_ids() {
+        assert!(valid_agent_id("web-01.example"));
+        assert!(!valid_agent_id(""));
+        assert!(!valid_agent_id("a/b"));
+        assert!(!valid_agent_id(&"a".repeat(129)));
+    }
+}

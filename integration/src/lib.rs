@@ -1,0 +1,1 @@
+//! Harness for end-to-end tests: hosts as network namespaces, each with swtpm and an agent.

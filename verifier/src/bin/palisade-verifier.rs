@@ -1,0 +1,3 @@
+//! `palisade-verifier`: the verifier daemon.
+
+fn main() {}

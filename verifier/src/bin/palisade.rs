@@ -1,0 +1,3 @@
+//! `palisade`: the operator CLI.
+
+fn main() {}

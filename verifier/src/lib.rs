@@ -1,0 +1,1 @@
+//! The palisade verifier as a library.

@@ -184,39 +184,13 @@ impl Config {
         let mut doc: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
-        for (key, value) in env {
-            if let Some(path) = key.strip_prefix(ENV_PREFIX) {
-                apply_override(&mut doc, path, &value)?;
-            }
-        }
+        palisade_transport::config::apply_env_overrides(&mut doc, ENV_PREFIX, env)
+            .map_err(ConfigError::Parse)?;
         let raw: RawConfig = toml::Value::Table(doc)
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
         raw.validate()
     }
-}
-
-fn apply_override(doc: &mut toml::Table, path: &str, value: &str) -> Result<(), ConfigError> {
-    let keys: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
-    let Some((last, parents)) = keys.split_last() else {
-        return Ok(());
-    };
-    let mut table = doc;
-    for key in parents {
-        let entry = table
-            .entry(key.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        table = entry.as_table_mut().ok_or_else(|| {
-            ConfigError::Parse(format!("{ENV_PREFIX}{path}: {key} is not a table"))
-        })?;
-    }
-    let parsed = format!("v = {value}")
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
-    table.insert(last.clone(), parsed);
-    Ok(())
 }
 
 impl RawConfig {

@@ -17,14 +17,11 @@ use sha2::{Digest as _, Sha256};
 
 use crate::digest::Sha256Digest;
 
-/// Largest integer an IEEE-754 double represents exactly together with all smaller ones.
-const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
-
 /// Why a value has no canonical form.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CanonicalError {
-    /// An integer outside ±(2^53 − 1) would lose precision as a double.
-    #[error("integer {0} is outside the range JSON numbers hold exactly (±2^53-1)")]
+    /// An integer whose digits are not the ECMAScript form of a double would be rounded.
+    #[error("integer {0} is not exactly a JSON number (IEEE-754 double) in canonical form")]
     UnsafeInteger(String),
     /// A float that is NaN or infinite has no JSON form.
     #[error("number {0} is not finite")]
@@ -128,7 +125,7 @@ fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<(), CanonicalError> {
 
 fn write_object(out: &mut Vec<u8>, map: &Map<String, Value>) -> Result<(), CanonicalError> {
     let mut members: Vec<(&String, &Value)> = map.iter().collect();
-    members.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+    members.sort_by(|(a, _), (b, _)| compare_keys(a, b));
     out.push(b'{');
     for (i, (key, value)) in members.into_iter().enumerate() {
         if i > 0 {
@@ -142,25 +139,49 @@ fn write_object(out: &mut Vec<u8>, map: &Map<String, Value>) -> Result<(), Canon
     Ok(())
 }
 
-fn write_number(out: &mut Vec<u8>, n: &Number) -> Result<(), CanonicalError> {
-    if let Some(u) = n.as_u64() {
-        if u > MAX_SAFE_INTEGER {
-            return Err(CanonicalError::UnsafeInteger(u.to_string()));
-        }
-        out.extend_from_slice(u.to_string().as_bytes());
-    } else if let Some(i) = n.as_i64() {
-        if i.unsigned_abs() > MAX_SAFE_INTEGER {
-            return Err(CanonicalError::UnsafeInteger(i.to_string()));
-        }
-        out.extend_from_slice(i.to_string().as_bytes());
+/// RFC 8785 orders member names by UTF-16 code units. For ASCII (almost every key) that is byte
+/// order, which needs no decoding.
+fn compare_keys(a: &str, b: &str) -> std::cmp::Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        a.as_bytes().cmp(b.as_bytes())
     } else {
-        let f = n.as_f64().unwrap_or(f64::NAN);
-        if !f.is_finite() {
-            return Err(CanonicalError::NotFinite(n.to_string()));
-        }
-        let mut buf = ryu_js::Buffer::new();
-        out.extend_from_slice(buf.format_finite(f).as_bytes());
+        a.encode_utf16().cmp(b.encode_utf16())
     }
+}
+
+/// Integers up to 2^53 in magnitude are their own ECMAScript form.
+const MAX_SAFE_INTEGER: u64 = 1 << 53;
+
+fn write_number(out: &mut Vec<u8>, n: &Number) -> Result<(), CanonicalError> {
+    use std::io::Write as _;
+    if let Some(u) = n.as_u64().filter(|u| *u <= MAX_SAFE_INTEGER) {
+        let _ = write!(out, "{u}");
+        return Ok(());
+    }
+    if let Some(i) = n.as_i64().filter(|i| i.unsigned_abs() <= MAX_SAFE_INTEGER) {
+        let _ = write!(out, "{i}");
+        return Ok(());
+    }
+    let mut buf = ryu_js::Buffer::new();
+    if n.is_u64() || n.is_i64() {
+        // An integer literal is canonical only if it is exactly how ECMAScript prints its nearest
+        // double: then parsing and printing agree, and two different integers never share a form.
+        let digits = n.to_string();
+        let printed = n
+            .as_f64()
+            .filter(|f| f.is_finite())
+            .map(|f| buf.format_finite(f));
+        if printed != Some(digits.as_str()) {
+            return Err(CanonicalError::UnsafeInteger(digits));
+        }
+        out.extend_from_slice(digits.as_bytes());
+        return Ok(());
+    }
+    let f = n
+        .as_f64()
+        .filter(|f| f.is_finite())
+        .ok_or_else(|| CanonicalError::NotFinite(n.to_string()))?;
+    out.extend_from_slice(buf.format_finite(f).as_bytes());
     Ok(())
 }
 

@@ -26,6 +26,7 @@ pub struct MeasuredRef {
 
 /// The verifier's memory of an agent between attestations.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct VerifiedState {
     /// Replay checkpoint of the dedicated log (`None` before the first success).
     pub log: Option<LogState>,

@@ -159,7 +159,7 @@ pub struct RegisterRequest {
     /// EK public area (TPMT_PUBLIC).
     #[serde(with = "base64_bytes")]
     pub ek_public: Vec<u8>,
-    /// EK certificate (DER), when the TPM has one.
+    /// EK certificate (base64 of the DER), when the TPM has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ek_certificate: Option<String>,
     /// AK public area (TPMT_PUBLIC).
@@ -192,6 +192,20 @@ pub struct RegisterChallenge {
 pub struct ActivateRequest {
     /// Hex HMAC-SHA256 keyed with the activated secret over the agent id.
     pub auth_tag: String,
+}
+
+/// The proof of activation: HMAC-SHA256 keyed with the secret the TPM recovered, over the
+/// agent id. Only a TPM holding the EK the verifier encrypted to can compute it.
+pub fn activation_tag(secret: &[u8], agent_id: &str) -> [u8; 32] {
+    use hmac::{Hmac, Mac as _};
+    match <Hmac<sha2::Sha256>>::new_from_slice(secret) {
+        Ok(mut mac) => {
+            mac.update(agent_id.as_bytes());
+            mac.finalize().into_bytes().into()
+        }
+        // HMAC takes keys of any length; an all-zero tag never matches a real one.
+        Err(_) => [0; 32],
+    }
 }
 
 /// The JSON body of every API error.

@@ -1,10 +1,12 @@
-//! Mutual-TLS plumbing shared by the agent and the verifier, and nowhere else: certificate
+//! Daemon plumbing shared by the agent and the verifier. TLS lives here and nowhere else: certificate
 //! generation ([`pki`]), rustls configurations with peer pinning ([`tls`]), the HTTPS listener
 //! that tells handlers who the peer is ([`server`]), and HTTPS clients ([`client`]).
 //!
-//! One crypto provider (ring) is used throughout.
+//! One crypto provider (ring) is used throughout. [`config`] applies environment overrides to
+//! both daemons' TOML configuration.
 
 pub mod client;
+pub mod config;
 pub mod pki;
 pub mod server;
 pub mod tls;

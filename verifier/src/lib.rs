@@ -1,1 +1,14 @@
-//! The palisade verifier as a library.
+//! The palisade verifier as a library: registrar, attestation pipeline, scheduler, store and
+//! API. The binaries (`palisade-verifier`, `palisade`) are thin wiring over it.
+
+pub mod agents;
+pub mod api;
+pub mod app;
+pub mod attest;
+pub mod config;
+pub mod error;
+pub mod input;
+pub mod pki;
+pub mod registrar;
+pub mod scheduler;
+pub mod store;

@@ -58,12 +58,29 @@ fn negative_zero_is_zero() {
 }
 
 #[test]
-fn integers_beyond_2_pow_53_are_rejected_not_rounded() {
+fn large_floats_that_print_as_integers_are_a_fixed_point() {
+    // Found by the canonical_json fuzz target: 4.5e16 prints as an integer literal, which must
+    // canonicalise to itself when read back as an integer.
+    let v: Value = serde_json::from_str("4.5e+16").unwrap();
+    assert_eq!(canon(&v), "45000000000000000");
+    let back: Value = serde_json::from_str("45000000000000000").unwrap();
+    assert_eq!(canon(&back), "45000000000000000");
+    assert_eq!(canon(&json!(1e21)), "1e+21");
+    // 2^64 - 2048 is a double, but ECMAScript spells it 18446744073709550000: only that spelling
+    // is canonical, and it is a fixed point.
+    assert!(Canonical::from_value(&json!(u64::MAX - 2047)).is_err());
+    let v: Value = serde_json::from_str("18446744073709550000").unwrap();
+    assert_eq!(canon(&v), "18446744073709550000");
+}
+
+#[test]
+fn integers_no_double_holds_are_rejected_not_rounded() {
     let v = json!(9_007_199_254_740_993u64);
     assert_eq!(
         Canonical::from_value(&v).unwrap_err(),
         CanonicalError::UnsafeInteger("9007199254740993".into())
     );
+    assert!(Canonical::from_value(&json!(u64::MAX)).is_err());
     assert_eq!(canon(&json!(9_007_199_254_740_991u64)), "9007199254740991");
     assert_eq!(
         canon(&json!(-9_007_199_254_740_991i64)),
@@ -95,5 +112,27 @@ proptest::proptest! {
         let once = Canonical::from_value(&v).unwrap();
         let (twice, _) = Canonical::verify_bytes(once.as_bytes()).unwrap();
         proptest::prop_assert_eq!(once, twice);
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn key_order_is_utf16_order(a in "\\PC{0,8}", b in "\\PC{0,8}", x in "[ -~]{0,8}", y in "[ -~]{0,8}") {
+        for (p, q) in [(&a, &b), (&x, &y), (&a, &y)] {
+            proptest::prop_assert_eq!(compare_keys(p, q), p.encode_utf16().cmp(q.encode_utf16()));
+        }
+    }
+
+    #[test]
+    fn integers_canonicalise_like_their_double(n in proptest::num::i64::ANY) {
+        let v = json!(n);
+        match Canonical::from_value(&v) {
+            Ok(c) => {
+                // Accepted integers print as ECMAScript prints the same double.
+                let mut buf = ryu_js::Buffer::new();
+                proptest::prop_assert_eq!(c.as_str(), buf.format_finite(n as f64));
+            }
+            Err(_) => proptest::prop_assert!(n.unsigned_abs() > 1 << 53),
+        }
     }
 }

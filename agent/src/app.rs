@@ -1,0 +1,214 @@
+//! Wiring of the agent: TPM → measurement state → first measurement → pull API → enrolment →
+//! measurement loop, until shutdown.
+
+use std::future::Future;
+
+use base64::Engine as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use palisade_collectors::nftables::NftReader;
+use palisade_collectors::NetNs;
+use palisade_evidence::log::kind;
+use palisade_evidence::wire::RegisterRequest;
+use palisade_transport::pki::{self, PemPair};
+use palisade_transport::tls::{server_config, ClientAuth};
+use tokio::net::TcpListener;
+
+use crate::api::{self, ApiState};
+use crate::config::Config;
+use crate::enrol::Enrolment;
+use crate::measure::{annotations, MeasureError, Measurer};
+use crate::store::LogStore;
+use crate::tpm::esapi::{EsapiConfig, EsapiTpm};
+use crate::tpm::{TpmError, TpmIdentity};
+use crate::tpm_actor::TpmHandle;
+
+/// How long enrolment requests may take.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the agent stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The TPM could not be opened or used.
+    #[error(transparent)]
+    Tpm(#[from] TpmError),
+    /// The log or measurement failed at start-up.
+    #[error(transparent)]
+    Measure(#[from] MeasureError),
+    /// TLS material could not be created or loaded.
+    #[error(transparent)]
+    Tls(#[from] palisade_transport::TlsError),
+    /// A file or socket operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The ruleset could not be read at start-up.
+    #[error(transparent)]
+    Nft(#[from] palisade_collectors::nftables::NftError),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> AgentError {
+    let what = what.into();
+    move |source| AgentError::Io { what, source }
+}
+
+/// Runs the agent until `shutdown` completes.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), AgentError> {
+    let esapi = EsapiConfig {
+        tcti: config.tpm.tcti.clone(),
+        ek_alg: config.tpm.ek_alg,
+        ak_alg: config.tpm.ak_alg,
+        state_dir: config.state_dir.join("tpm"),
+    };
+    let tpm = tokio::task::spawn_blocking(move || EsapiTpm::open(esapi))
+        .await
+        .map_err(|e| AgentError::Io {
+            what: "opening the TPM".into(),
+            source: std::io::Error::other(e),
+        })??;
+    let tpm = TpmHandle::spawn(Box::new(tpm))?;
+    let identity = tpm.call(|t| t.identity()).await?;
+    let ak_fingerprint = palisade_evidence::tpm::TpmPublic::parse(&identity.ak_public)
+        .map(|p| p.fingerprint())
+        .unwrap_or_default();
+    let agent_id = config
+        .agent_id
+        .clone()
+        .unwrap_or_else(|| default_agent_id(&identity));
+    tracing::info!(%agent_id, %ak_fingerprint, pcr = config.pcr, "TPM ready");
+
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map_err(io("reading the boot id"))?
+        .trim()
+        .to_owned();
+    let store =
+        LogStore::open(config.state_dir.join("measurements")).map_err(MeasureError::from)?;
+    let measurer =
+        Measurer::start(tpm.clone(), config.pcr, agent_id.clone(), store, boot_id).await?;
+    measure_nftables(&measurer, &config.netns, "startup").await?;
+
+    let tls = tls_identity(&config)?;
+    let ca = pki::read_certs(&config.verifier.ca_cert)?;
+    let server = server_config(&tls, &ClientAuth::Required(ca.clone()))?;
+    let listener = TcpListener::bind(config.api.listen)
+        .await
+        .map_err(io(format!("binding {}", config.api.listen)))?;
+    let state = ApiState {
+        measurer: measurer.clone(),
+        agent_id: agent_id.clone(),
+        ak_fingerprint,
+    };
+    tokio::spawn(palisade_transport::server::serve(
+        listener,
+        server,
+        api::router(state),
+        shutdown_signal(),
+    ));
+    tracing::info!(listen = %config.api.listen, "serving the pull API");
+
+    let enrolment = Enrolment {
+        client: palisade_transport::client::ca_client(&ca, None, HTTP_TIMEOUT)?,
+        verifier_url: config.verifier.url.clone(),
+        request: RegisterRequest {
+            agent_id,
+            ek_public: identity.ek_public.clone(),
+            ek_certificate: identity
+                .ek_certificate
+                .as_ref()
+                .map(|der| base64::engine::general_purpose::STANDARD.encode(der)),
+            ak_public: identity.ak_public.clone(),
+            contact: config.api.contact.clone(),
+            tls_certificate: tls.cert.clone(),
+            pcr: config.pcr,
+            labels: config.labels.clone(),
+        },
+    };
+    let enrol_tpm = tpm.clone();
+    tokio::spawn(async move {
+        if let Err(error) = enrolment.run(&enrol_tpm).await {
+            tracing::error!(%error, "enrolment refused; the verifier will not attest this agent");
+        }
+    });
+    tokio::spawn(measurement_loop(
+        measurer,
+        config.netns.clone(),
+        config.measure_interval,
+    ));
+    shutdown.await;
+    tracing::info!("shutting down");
+    Ok(())
+}
+
+/// `agent-` + the first 16 hex digits of the EK fingerprint: stable for a TPM.
+fn default_agent_id(identity: &TpmIdentity) -> String {
+    let fp = palisade_evidence::Sha256Digest::of(&identity.ek_public).to_string();
+    format!("agent-{}", fp.get(..16).unwrap_or(&fp))
+}
+
+/// The agent's self-signed server certificate, created on first start.
+fn tls_identity(config: &Config) -> Result<PemPair, AgentError> {
+    let dir = config.state_dir.join("tls");
+    std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
+    if let Some(pair) = PemPair::read(&dir, "agent")? {
+        return Ok(pair);
+    }
+    let mut names: Vec<String> = config.contact_host().into_iter().collect();
+    names.extend(config.api.tls_names.iter().cloned());
+    let pair = pki::self_signed_server("palisade-agent", &names)?;
+    pair.write(&dir, "agent")?;
+    Ok(pair)
+}
+
+async fn measure_nftables(
+    measurer: &Arc<Measurer>,
+    netns: &NetNs,
+    cause: &str,
+) -> Result<(), AgentError> {
+    let ns = netns.clone();
+    let doc = tokio::task::spawn_blocking(move || NftReader::default().measure(&ns))
+        .await
+        .map_err(|e| AgentError::Io {
+            what: "reading the ruleset".into(),
+            source: std::io::Error::other(e),
+        })??;
+    measurer
+        .record(kind::NFTABLES, &netns.label(), doc, annotations(cause))
+        .await?;
+    Ok(())
+}
+
+async fn measurement_loop(measurer: Arc<Measurer>, netns: NetNs, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Err(error) = measure_nftables(&measurer, &netns, "poll").await {
+            tracing::warn!(%error, "measurement failed");
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = ctrl_c.await;
+        }
+    }
+}

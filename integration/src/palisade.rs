@@ -1,0 +1,220 @@
+//! palisade on top of the harness: a verifier process in the root namespace, agent processes
+//! inside hosts, the operator CLI, and direct pulls of an agent's evidence (as the verifier does).
+//! Shared by the end-to-end tests, the demo and the benchmark.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context as _, Result};
+use palisade_evidence::wire::{Evidence, QuoteRequest};
+use palisade_transport::pki::{self, PemPair};
+use serde_json::Value;
+
+use crate::{bin, free_port, spawn_root, Host, Proc};
+
+/// Port the agent's pull API listens on inside its host.
+pub const AGENT_PORT: u16 = 9443;
+
+/// A baseline host firewall: input drops by default; loopback, established traffic, the agent's
+/// port and a service on 2222 are accepted.
+pub const BASELINE_RULESET: &str = r#"
+flush ruleset
+table inet filter {
+    chain input {
+        type filter hook input priority 0; policy drop;
+        iif lo accept
+        ct state established,related accept
+        tcp dport 9443 accept comment "palisade agent"
+        tcp dport 2222 accept comment "admin service"
+        icmp type echo-request accept
+    }
+    chain forward { type filter hook forward priority 0; policy drop; }
+    chain output { type filter hook output priority 0; policy accept; }
+}
+"#;
+
+/// A running verifier.
+#[derive(Debug)]
+pub struct Verifier {
+    /// The process.
+    pub proc: Proc,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Verifier {
+    /// Starts `palisade-verifier` listening on all addresses, with a certificate valid for
+    /// `names` (the gateway addresses agents reach it by). `interval` is the pull interval.
+    pub fn start(names: &[Ipv4Addr], interval: Duration) -> Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("palisade-verifier-")
+            .tempdir()?;
+        let port = free_port()?;
+        let names: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+        let config = format!(
+            "state_dir = {:?}\nlisten = \"0.0.0.0:{port}\"\ntls_names = [{}]\ninterval_ms = {}\nquote_timeout_ms = 5000\n",
+            dir.path().display().to_string(),
+            names.join(", "),
+            interval.as_millis(),
+        );
+        let config_path = dir.path().join("verifier.toml");
+        std::fs::write(&config_path, config)?;
+        let cfg = config_path.display().to_string();
+        let proc = spawn_root(
+            "verifier",
+            dir.path(),
+            &bin("palisade-verifier")?,
+            &["-c", &cfg],
+            &[("PALISADE_LOG", "info")],
+        )?;
+        proc.wait_for_log("verifier listening", Duration::from_secs(30))?;
+        Ok(Self { proc, dir, port })
+    }
+
+    /// The verifier's state directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The API port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The CA certificate agents trust.
+    pub fn ca_cert(&self) -> PathBuf {
+        self.dir.path().join("tls").join("ca.crt")
+    }
+
+    /// The URL `host` reaches the verifier at.
+    pub fn url_for(&self, host: &Host) -> String {
+        format!("https://{}:{}", host.gateway_ip(), self.port)
+    }
+
+    /// Runs the operator CLI with `--json` and returns its output.
+    pub fn cli(&self, args: &[&str]) -> Result<Value> {
+        let out = self.cli_raw(&[&["--json"], args].concat())?;
+        serde_json::from_str(&out)
+            .with_context(|| format!("palisade {args:?} printed non-JSON: {out}"))
+    }
+
+    /// Runs the operator CLI and returns what it printed (error on a non-zero exit).
+    pub fn cli_raw(&self, args: &[&str]) -> Result<String> {
+        let url = format!("https://127.0.0.1:{}", self.port);
+        let dir = self.dir.path().display().to_string();
+        let out = std::process::Command::new(bin("palisade")?)
+            .args(["--verifier", &url, "--state-dir", &dir])
+            .args(args)
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "palisade {args:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8(out.stdout)?)
+    }
+
+    /// Attests `agent` now; returns the stored result (`outcome`, `reasons`, ...).
+    pub fn attest(&self, agent: &str) -> Result<Value> {
+        self.cli(&["agents", "attest", agent])
+    }
+
+    /// Every stored result of `agent`, newest first.
+    pub fn results(&self, agent: &str) -> Result<Vec<Value>> {
+        let v = self.cli(&["agents", "results", agent, "--limit", "1000"])?;
+        Ok(v.as_array().cloned().unwrap_or_default())
+    }
+
+    /// An HTTPS client for `host`'s agent, as the verifier has it: pinned to the agent's
+    /// certificate and presenting the verifier's client certificate.
+    pub fn agent_client(&self, host: &Host) -> Result<reqwest::Client> {
+        let agent_cert = pki::read_certs(&host.dir().join("agent-state/tls/agent.crt"))?.remove(0);
+        let identity = PemPair::read(&self.dir.path().join("tls"), "client")?
+            .context("verifier client certificate")?;
+        Ok(palisade_transport::client::pinned_client(
+            agent_cert,
+            Some(&identity),
+            Duration::from_secs(10),
+        )?)
+    }
+}
+
+/// Writes the agent configuration for `host` (agent id = the host's label).
+pub fn agent_config(host: &Host, verifier: &Verifier, extra: &str) -> Result<PathBuf> {
+    let config = format!(
+        "agent_id = {:?}\nstate_dir = {:?}\nmeasure_interval_ms = 200\n{extra}\n\
+         [tpm]\ntcti = {:?}\n\
+         [api]\nlisten = \"{ip}:{AGENT_PORT}\"\ncontact = \"https://{ip}:{AGENT_PORT}\"\n\
+         [verifier]\nurl = {:?}\nca_cert = {:?}\n\
+         [labels]\nrole = \"web\"\n",
+        host.label(),
+        host.dir().join("agent-state").display().to_string(),
+        host.tcti(),
+        verifier.url_for(host),
+        verifier.ca_cert().display().to_string(),
+        ip = host.ip(),
+    );
+    let path = host.dir().join("agent.toml");
+    std::fs::write(&path, config)?;
+    Ok(path)
+}
+
+/// Starts the agent in `host` and waits until it has enrolled.
+pub fn start_agent(host: &Host, verifier: &Verifier) -> Result<Proc> {
+    let config = agent_config(host, verifier, "")?;
+    let cfg = config.display().to_string();
+    let proc = host.spawn(
+        "agent",
+        &bin("palisade-agent")?,
+        &["-c", &cfg],
+        &[("PALISADE_LOG", "info")],
+    )?;
+    proc.wait_for_log("enrolled with the verifier", Duration::from_secs(60))?;
+    Ok(proc)
+}
+
+/// Replaces the rule accepting tcp/2222 with one accepting tcp/22 (the demo's change).
+pub fn open_ssh(host: &Host) -> Result<()> {
+    let listing = host.run("nft", &["-a", "list", "chain", "inet", "filter", "input"])?;
+    let handle = listing
+        .lines()
+        .find(|l| l.contains("dport 2222"))
+        .and_then(|l| l.rsplit("handle ").next())
+        .map(str::trim)
+        .context("no tcp/2222 rule in the input chain")?
+        .to_owned();
+    host.run(
+        "nft",
+        &[
+            "replace", "rule", "inet", "filter", "input", "handle", &handle, "tcp", "dport", "22",
+            "accept",
+        ],
+    )?;
+    Ok(())
+}
+
+/// Pulls evidence from `host`'s agent directly with the given nonce (as the verifier does).
+pub async fn fetch_evidence(
+    client: &reqwest::Client,
+    host: &Host,
+    nonce: &[u8],
+    log_offset: u64,
+) -> Result<Evidence> {
+    let req = QuoteRequest {
+        nonce: nonce.to_vec(),
+        pcrs: vec![15],
+        log_offset,
+    };
+    let url = format!(
+        "https://{}:{AGENT_PORT}/v1/quote?{}",
+        host.ip(),
+        req.to_query()
+    );
+    let resp = client.get(url).send().await?;
+    if !resp.status().is_success() {
+        bail!("agent answered {}: {}", resp.status(), resp.text().await?);
+    }
+    Ok(resp.json().await?)
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Every check palisade has: formatting, clippy (warnings are errors), licences and sources,
+# unit and end-to-end tests (real swtpm, nftables in network namespaces; needs root), and that
+# every fuzz target builds and survives a short run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PALISADE_SETUP_DEV=1 ./scripts/setup.sh
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+step "clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+step "licences, bans, sources (deny.toml)"
+cargo deny --log-level error check licenses bans sources
+step "build binaries (end-to-end tests run them)"
+cargo build --workspace --bins --quiet
+step "tests"
+cargo test --workspace --quiet
+step "fuzz targets build and run briefly"
+for crate in $(find . -path ./target -prune -o -name Cargo.toml -path '*/fuzz/*' -print | xargs -n1 dirname); do
+    (
+        cd "$crate"
+        cargo +nightly fuzz build --quiet
+        for target in $(cargo +nightly fuzz list); do
+            cargo +nightly fuzz run "$target" -- -max_total_time=5 -print_final_stats=0 >/dev/null 2>&1 \
+                || { echo "fuzz target $crate:$target failed"; exit 1; }
+            echo "fuzz $crate:$target ok"
+        done
+    )
+done
+step "all checks passed"

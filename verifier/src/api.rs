@@ -1,0 +1,165 @@
+//! The verifier's HTTP API: registrar routes (anonymous: agents have no client certificate yet)
+//! and operator routes (client certificate from the verifier's CA required).
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use palisade_transport::PeerCertificate;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::registrar;
+use crate::store::{AgentRecord, ResultRecord};
+
+/// Largest request body (registrations carry two public keys and a certificate).
+const MAX_BODY: usize = 64 * 1024;
+
+/// The router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/agents", post(registrar::register).get(list))
+        .route("/v1/agents/{id}", get(show).delete(remove))
+        .route("/v1/agents/{id}/activate", post(registrar::activate))
+        .route("/v1/agents/{id}/results", get(results))
+        .route("/v1/agents/{id}/attest", post(attest_now))
+        .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .method_not_allowed_fallback(|| async {
+            ApiError::BadRequest("method not allowed on this endpoint".into())
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+/// Extractor that admits only callers with a verified client certificate.
+#[derive(Debug)]
+pub struct Operator(pub PeerCertificate);
+
+impl<S: Send + Sync> FromRequestParts<S> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        match parts.extensions.get::<Option<PeerCertificate>>() {
+            Some(Some(peer)) => Ok(Self(peer.clone())),
+            _ => Err(ApiError::Unauthorized),
+        }
+    }
+}
+
+/// One line of `GET /v1/agents`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AgentSummary {
+    /// Identifier.
+    pub id: String,
+    /// `registered` or `active`.
+    pub status: String,
+    /// `pending`, `pass`, `fail` or `error`.
+    pub last_outcome: String,
+    /// Pull API URL.
+    pub contact: String,
+    /// Labels.
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+async fn list(
+    _op: Operator,
+    State(app): State<AppState>,
+) -> Result<Json<Vec<AgentSummary>>, ApiError> {
+    let agents = app.ctx.store.agents().await?;
+    Ok(Json(agents.into_iter().map(summary).collect()))
+}
+
+fn summary(a: AgentRecord) -> AgentSummary {
+    let status = serde_json::to_value(a.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    AgentSummary {
+        id: a.id,
+        status,
+        last_outcome: a.last_outcome,
+        contact: a.contact,
+        labels: a.labels,
+    }
+}
+
+async fn agent(
+    app: &AppState,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<AgentRecord, ApiError> {
+    let Path(id) = id?;
+    app.ctx
+        .store
+        .agent(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no agent {id}")))
+}
+
+async fn show(
+    _op: Operator,
+    State(app): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let a = agent(&app, id).await?;
+    let latest = app.ctx.store.results(&a.id, 1).await?.into_iter().next();
+    let ak = palisade_evidence::tpm::TpmPublic::parse(&a.ak_public)
+        .map(|k| k.fingerprint())
+        .unwrap_or_default();
+    let log_offset = a.state.log_offset();
+    Ok(Json(
+        json!({ "agent": a, "ak_fingerprint": ak, "log_entries_verified": log_offset, "latest": latest }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct Limit {
+    #[serde(default = "default_limit")]
+    limit: u32,
+}
+
+fn default_limit() -> u32 {
+    20
+}
+
+async fn results(
+    _op: Operator,
+    State(app): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    q: Result<Query<Limit>, QueryRejection>,
+) -> Result<Json<Vec<ResultRecord>>, ApiError> {
+    let Query(q) = q?;
+    if q.limit == 0 || q.limit > 1000 {
+        return Err(ApiError::BadRequest("limit must be 1-1000".into()));
+    }
+    let a = agent(&app, id).await?;
+    Ok(Json(app.ctx.store.results(&a.id, q.limit).await?))
+}
+
+async fn attest_now(
+    _op: Operator,
+    State(app): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<ResultRecord>, ApiError> {
+    let a = agent(&app, id).await?;
+    if a.status != crate::store::AgentStatus::Active {
+        return Err(ApiError::Conflict(format!(
+            "agent {} is not activated",
+            a.id
+        )));
+    }
+    Ok(Json(app.scheduler.attest_now(&a.id).await?))
+}
+
+async fn remove(
+    _op: Operator,
+    State(app): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let a = agent(&app, id).await?;
+    app.ctx.store.remove(&a.id).await?;
+    tracing::info!(agent_id = %a.id, "agent removed");
+    Ok(Json(json!({ "agent_id": a.id, "removed": true })))
+}

@@ -1,0 +1,132 @@
+//! Wiring of the verifier: TLS material → store → policy → scheduler → HTTPS API.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use palisade_cluster_policy::{library, Limits, Policy, PolicyError};
+use palisade_transport::tls::{server_config, ClientAuth};
+use tokio::net::TcpListener;
+
+use crate::agents::AgentClients;
+use crate::attest::Context;
+use crate::config::Config;
+use crate::scheduler::Scheduler;
+use crate::store::{Store, StoreError};
+use crate::{api, pki};
+
+/// What API handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Attestation context (store, policy, clients).
+    pub ctx: Arc<Context>,
+    /// The scheduler (for on-demand attestations).
+    pub scheduler: Arc<Scheduler>,
+    /// The configuration.
+    pub config: Arc<Config>,
+}
+
+/// Why the verifier could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// TLS material.
+    #[error(transparent)]
+    Tls(#[from] palisade_transport::TlsError),
+    /// The database.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The policy.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// Files or sockets.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A started verifier.
+#[derive(Debug)]
+pub struct Running {
+    /// The bound API address.
+    pub addr: SocketAddr,
+    /// Shared state (tests and tools drive attestations through it).
+    pub state: AppState,
+}
+
+/// Loads the node policy: every `.rego` file of `policy_dir`, or the shipped baseline.
+pub fn load_policy(config: &Config) -> Result<Policy, StartError> {
+    let Some(dir) = &config.policy_dir else {
+        return Ok(library::foundation(Limits::default())?);
+    };
+    let io = |source| StartError::Io {
+        what: format!("reading policies from {}", dir.display()),
+        source,
+    };
+    let mut modules = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        if path.extension().is_some_and(|e| e == "rego") {
+            let source = std::fs::read_to_string(&path).map_err(io)?;
+            modules.push((
+                path.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                source,
+            ));
+        }
+    }
+    let name = dir
+        .file_name()
+        .map_or_else(|| "custom".to_owned(), |n| n.to_string_lossy().into_owned());
+    Ok(Policy::load(&name, 1, modules, Limits::default())?)
+}
+
+/// Starts the verifier: API on `config.listen`, scheduler running, until `shutdown`.
+pub async fn start(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Running, StartError> {
+    let material = pki::ensure(&config.state_dir, &config.tls_names)?;
+    let store = Store::open(&config.database).await?;
+    let policy = Arc::new(load_policy(&config)?);
+    tracing::info!(policy = %policy.reference().name, hash = %policy.reference().hash, "policy loaded");
+    let ctx = Arc::new(Context {
+        store,
+        policy,
+        clients: AgentClients::new(material.client.clone(), config.quote_timeout),
+    });
+    let scheduler = Scheduler::new(ctx.clone(), config.max_concurrency);
+    let state = AppState {
+        ctx,
+        scheduler: scheduler.clone(),
+        config: Arc::new(config.clone()),
+    };
+    let tls = server_config(
+        &material.server,
+        &ClientAuth::Optional(material.ca.cert_der()?),
+    )?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Io {
+            what: format!("binding {}", config.listen),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Io {
+        what: "local address".into(),
+        source,
+    })?;
+    tokio::spawn(palisade_transport::server::serve(
+        listener,
+        tls,
+        api::router(state.clone()),
+        shutdown,
+    ));
+    tokio::spawn(scheduler.run(config.interval));
+    tracing::info!(%addr, ca = %pki::ca_path(&config.state_dir).display(), "verifier listening");
+    Ok(Running { addr, state })
+}

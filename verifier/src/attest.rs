@@ -1,0 +1,226 @@
+//! One attestation, as one readable sequence:
+//! fetch evidence → quote signature → nonce → PCR selection and digest → TPM clock → dedicated-log
+//! replay → boot binding → document digests → policy → stored result.
+//!
+//! A judged failure is a `fail` with reasons; a failure to judge (agent unreachable, timeout) is
+//! an `error` — never a pass and never counted as tampering.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use palisade_cluster_policy::{Policy, PolicyRef};
+use palisade_evidence::tpm::TpmPublic;
+use palisade_evidence::verify::{self, Checked, Expectations, Judgement, VerifiedState};
+use palisade_evidence::wire::{Evidence, QuoteRequest};
+use palisade_evidence::{Reason, ReasonCode};
+use rand::RngCore as _;
+
+use crate::agents::AgentClients;
+use crate::input;
+use crate::store::{now, AgentRecord, Outcome, ResultRecord, Store, StoreError};
+
+/// Largest evidence document accepted from an agent.
+pub const MAX_EVIDENCE_BYTES: usize = 64 * 1024 * 1024;
+
+/// What one attestation needs.
+#[derive(Debug)]
+pub struct Context {
+    /// The database.
+    pub store: Store,
+    /// The node policy.
+    pub policy: Arc<Policy>,
+    /// HTTPS clients pinned to each agent.
+    pub clients: AgentClients,
+}
+
+/// The outcome of judging, before it is stored.
+#[derive(Debug, Default)]
+struct Attempt {
+    outcome: Option<Outcome>,
+    reasons: Vec<Reason>,
+    error: Option<String>,
+    policy: Option<PolicyRef>,
+    state: Option<VerifiedState>,
+}
+
+impl Attempt {
+    fn error(message: impl Into<String>) -> Self {
+        Self {
+            outcome: Some(Outcome::Error),
+            error: Some(message.into()),
+            ..Self::default()
+        }
+    }
+
+    fn fail(reasons: Vec<Reason>) -> Self {
+        Self {
+            outcome: Some(Outcome::Fail),
+            reasons,
+            ..Self::default()
+        }
+    }
+}
+
+/// Attests `agent` once and stores the result (with the new verification state if the
+/// evidence chain held).
+#[tracing::instrument(skip_all, fields(agent_id = %agent.id))]
+pub async fn attest(ctx: &Context, agent: &AgentRecord) -> Result<ResultRecord, StoreError> {
+    let started = Instant::now();
+    let attempt = judge(ctx, agent).await;
+    let result = ResultRecord {
+        id: 0,
+        agent_id: agent.id.clone(),
+        at: now(),
+        outcome: attempt.outcome.unwrap_or(Outcome::Error),
+        reasons: attempt.reasons,
+        error: attempt.error,
+        policy: attempt.policy,
+        duration_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
+    };
+    let id = ctx.store.record(&result, attempt.state.as_ref()).await?;
+    match result.outcome {
+        Outcome::Pass => tracing::info!(result = id, "attestation passed"),
+        Outcome::Fail => {
+            tracing::warn!(result = id, reasons = ?result.reasons.iter().map(ToString::to_string).collect::<Vec<_>>(), "attestation failed")
+        }
+        Outcome::Error => tracing::warn!(
+            result = id,
+            error = result.error.as_deref().unwrap_or(""),
+            "could not attest"
+        ),
+    }
+    Ok(ResultRecord { id, ..result })
+}
+
+async fn judge(ctx: &Context, agent: &AgentRecord) -> Attempt {
+    let ak = match TpmPublic::parse(&agent.ak_public) {
+        Ok(ak) => ak,
+        Err(e) => return Attempt::error(format!("stored AK does not parse: {e}")),
+    };
+    let mut previous = agent.state.clone();
+    // A TPM reset since the last checkpoint makes the agent start a new log: ask once more from 0.
+    for _ in 0..2 {
+        let mut nonce = vec![0u8; 20];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let request = QuoteRequest {
+            nonce,
+            pcrs: vec![agent.pcr],
+            log_offset: previous.log_offset(),
+        };
+        let evidence = match fetch(ctx, agent, &request).await {
+            Fetched::Evidence(evidence) => evidence,
+            Fetched::Malformed(reason) => return Attempt::fail(vec![reason]),
+            Fetched::Unreachable(message) => return Attempt::error(message),
+        };
+        if evidence.agent_id != agent.id {
+            let msg = format!(
+                "evidence is for agent {:?}, not {:?}",
+                evidence.agent_id, agent.id
+            );
+            return Attempt::fail(vec![Reason::new(ReasonCode::QuoteMalformed, msg)]);
+        }
+        let expect = Expectations {
+            ak: &ak,
+            nonce: &request.nonce,
+            pcrs: &request.pcrs,
+            dedicated_pcr: agent.pcr,
+            log_offset: request.log_offset,
+            previous: &previous,
+        };
+        match verify::check(&expect, &evidence) {
+            Checked::Judged(judgement) => return apply_policy(ctx, agent, judgement).await,
+            Checked::Rebooted { .. } => {
+                tracing::info!(
+                    "TPM was reset since the last attestation: verifying the new log from entry 0"
+                );
+                previous = VerifiedState {
+                    log: None,
+                    clock: previous.clock,
+                    measured: Default::default(),
+                };
+            }
+        }
+    }
+    Attempt::error("the agent's TPM was reset twice during one attestation")
+}
+
+enum Fetched {
+    Evidence(Box<Evidence>),
+    Malformed(Reason),
+    Unreachable(String),
+}
+
+async fn fetch(ctx: &Context, agent: &AgentRecord, request: &QuoteRequest) -> Fetched {
+    let client = match ctx.clients.get(agent) {
+        Ok(client) => client,
+        Err(e) => return Fetched::Unreachable(format!("cannot build a client for the agent: {e}")),
+    };
+    let url = format!(
+        "{}/v1/quote?{}",
+        agent.contact.trim_end_matches('/'),
+        request.to_query()
+    );
+    let mut response = match client.get(&url).send().await {
+        Ok(r) => r,
+        Err(e) => {
+            return Fetched::Unreachable(format!("agent unreachable at {}: {e}", agent.contact))
+        }
+    };
+    let status = response.status();
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) if body.len() + chunk.len() <= MAX_EVIDENCE_BYTES => {
+                body.extend_from_slice(&chunk)
+            }
+            Ok(Some(_)) => {
+                let msg = format!("evidence is larger than {MAX_EVIDENCE_BYTES} bytes");
+                return Fetched::Malformed(Reason::new(ReasonCode::QuoteMalformed, msg));
+            }
+            Ok(None) => break,
+            Err(e) => return Fetched::Unreachable(format!("reading the agent's answer: {e}")),
+        }
+    }
+    if !status.is_success() {
+        let text = String::from_utf8_lossy(body.get(..512).unwrap_or(&body)).into_owned();
+        return Fetched::Unreachable(format!("agent answered {status}: {text}"));
+    }
+    match serde_json::from_slice::<Evidence>(&body) {
+        Ok(evidence) => Fetched::Evidence(Box::new(evidence)),
+        Err(e) => Fetched::Malformed(Reason::new(
+            ReasonCode::QuoteMalformed,
+            format!("evidence does not parse: {e}"),
+        )),
+    }
+}
+
+async fn apply_policy(ctx: &Context, agent: &AgentRecord, judgement: Judgement) -> Attempt {
+    if !judgement.reasons.is_empty() {
+        return Attempt::fail(judgement.reasons);
+    }
+    let input = input::node(agent, &judgement);
+    let policy = ctx.policy.clone();
+    let evaluated = tokio::task::spawn_blocking(move || policy.evaluate(&input)).await;
+    let reasons = match evaluated {
+        Ok(Ok(violations)) => violations
+            .into_iter()
+            .map(|v| Reason::new(ReasonCode::PolicyViolation, v.message).with_details(v.details))
+            .collect(),
+        Ok(Err(e)) => vec![Reason::new(ReasonCode::PolicyUnevaluable, e.to_string())],
+        Err(e) => vec![Reason::new(
+            ReasonCode::PolicyUnevaluable,
+            format!("policy task failed: {e}"),
+        )],
+    };
+    Attempt {
+        outcome: Some(if reasons.is_empty() {
+            Outcome::Pass
+        } else {
+            Outcome::Fail
+        }),
+        reasons,
+        error: None,
+        policy: Some(ctx.policy.reference().clone()),
+        state: judgement.state,
+    }
+}

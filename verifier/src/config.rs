@@ -1,0 +1,216 @@
+//! Verifier configuration: TOML with `PALISADE_VERIFIER_*` environment overrides, validated
+//! into [`Config`]. Loading never binds ports or opens the database.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Prefix of environment overrides.
+pub const ENV_PREFIX: &str = "PALISADE_VERIFIER_";
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TOML does not match the schema.
+    #[error("invalid configuration: {0}")]
+    Parse(String),
+    /// A value is out of range.
+    #[error("invalid configuration: {field}: {reason}")]
+    Invalid {
+        /// The key.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The configuration as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Database, CA and certificates live here.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+    /// Address of the API (registrar + operator).
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Names and addresses agents and operators reach the verifier by (server certificate SANs).
+    #[serde(default)]
+    pub tls_names: Vec<String>,
+    /// Database URL; default `sqlite://<state_dir>/palisade.db`.
+    pub database: Option<String>,
+    /// How often each agent is attested, in milliseconds.
+    #[serde(default = "default_interval_ms")]
+    pub interval_ms: u64,
+    /// Timeout of one quote request, in milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    pub quote_timeout_ms: u64,
+    /// Attestations in flight at once.
+    #[serde(default = "default_concurrency")]
+    pub max_concurrency: usize,
+    /// Accept agents whose dedicated PCR is resettable (16, 23). Off: such agents are refused.
+    #[serde(default)]
+    pub allow_resettable_pcr: bool,
+    /// Directory of `.rego` modules to use as the node policy instead of the shipped baseline.
+    pub policy_dir: Option<PathBuf>,
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("/var/lib/palisade-verifier")
+}
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 8443))
+}
+fn default_interval_ms() -> u64 {
+    2000
+}
+fn default_timeout_ms() -> u64 {
+    5000
+}
+fn default_concurrency() -> usize {
+    32
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// State directory.
+    pub state_dir: PathBuf,
+    /// API address.
+    pub listen: SocketAddr,
+    /// Server certificate names.
+    pub tls_names: Vec<String>,
+    /// Database URL.
+    pub database: String,
+    /// Attestation interval.
+    pub interval: Duration,
+    /// Quote request timeout.
+    pub quote_timeout: Duration,
+    /// Concurrent attestations.
+    pub max_concurrency: usize,
+    /// Whether resettable PCRs are accepted.
+    pub allow_resettable_pcr: bool,
+    /// Custom policy directory.
+    pub policy_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads `path` (if any), applies overrides from `env`, validates.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                path: p.to_path_buf(),
+                source,
+            })?,
+            None => String::new(),
+        };
+        let mut doc: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
+        palisade_transport::config::apply_env_overrides(&mut doc, ENV_PREFIX, env)
+            .map_err(ConfigError::Parse)?;
+        let raw: RawConfig = toml::Value::Table(doc)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
+        raw.validate()
+    }
+}
+
+impl RawConfig {
+    /// Checks ranges.
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        if self.interval_ms < 100 {
+            return Err(ConfigError::Invalid {
+                field: "interval_ms",
+                reason: "must be at least 100".into(),
+            });
+        }
+        if self.quote_timeout_ms < 100 {
+            return Err(ConfigError::Invalid {
+                field: "quote_timeout_ms",
+                reason: "must be at least 100".into(),
+            });
+        }
+        if self.max_concurrency == 0 {
+            return Err(ConfigError::Invalid {
+                field: "max_concurrency",
+                reason: "must be at least 1".into(),
+            });
+        }
+        let database = self.database.unwrap_or_else(|| {
+            format!("sqlite://{}", self.state_dir.join("palisade.db").display())
+        });
+        if !database.starts_with("sqlite:") {
+            return Err(ConfigError::Invalid {
+                field: "database",
+                reason: "only sqlite: URLs are supported".into(),
+            });
+        }
+        let mut tls_names = self.tls_names;
+        for default in ["localhost", "127.0.0.1"] {
+            if !tls_names.iter().any(|n| n == default) {
+                tls_names.push(default.to_owned());
+            }
+        }
+        Ok(Config {
+            state_dir: self.state_dir,
+            listen: self.listen,
+            tls_names,
+            database,
+            interval: Duration::from_millis(self.interval_ms),
+            quote_timeout: Duration::from_millis(self.quote_timeout_ms),
+            max_concurrency: self.max_concurrency,
+            allow_resettable_pcr: self.allow_resettable_pcr,
+            policy_dir: self.policy_dir,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("PALISADE_VERIFIER_INTERVAL_MS", "500"),
+                ("PALISADE_VERIFIER_STATE_DIR", "/tmp/v"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.interval, Duration::from_millis(500));
+        assert_eq!(c.database, "sqlite:///tmp/v/palisade.db");
+        assert!(c.tls_names.contains(&"127.0.0.1".to_owned()));
+        assert!(!c.allow_resettable_pcr);
+    }
+
+    #[test]
+    fn invalid_values_are_refused() {
+        assert!(Config::load(None, env(&[("PALISADE_VERIFIER_INTERVAL_MS", "5")])).is_err());
+        assert!(Config::load(None, env(&[("PALISADE_VERIFIER_DATABASE", "mysql://x")])).is_err());
+        assert!(Config::load(None, env(&[("PALISADE_VERIFIER_BOGUS", "1")])).is_err());
+    }
+}

@@ -1,0 +1,100 @@
+//! The verifier API's one error type and its one `IntoResponse`: a status and a JSON body with a
+//! stable `type`.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use palisade_evidence::wire::ErrorBody;
+
+use crate::store::StoreError;
+
+/// An API failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed or invalid.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A body, path or query extractor refused the request (status kept: 400, 413, 415, 422).
+    #[error("{message}")]
+    Rejected {
+        /// The extractor's status.
+        status: StatusCode,
+        /// The extractor's explanation.
+        message: String,
+    },
+    /// The operator API needs a client certificate from the verifier's CA.
+    #[error("a client certificate issued by the verifier's CA is required")]
+    Unauthorized,
+    /// The proof offered is wrong.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such resource.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with what is enrolled.
+    #[error("{0}")]
+    Conflict(String),
+    /// Something on the verifier's side failed.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn status_and_type(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::Rejected { status, .. } => match *status {
+                StatusCode::PAYLOAD_TOO_LARGE => (*status, "payload_too_large"),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => (*status, "unsupported_media_type"),
+                s => (
+                    if s.is_client_error() {
+                        s
+                    } else {
+                        StatusCode::BAD_REQUEST
+                    },
+                    "bad_request",
+                ),
+            },
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, kind) = self.status_and_type();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "API request failed");
+        }
+        (
+            status,
+            Json(ErrorBody {
+                kind: kind.to_owned(),
+                message: self.to_string(),
+            }),
+        )
+            .into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+macro_rules! rejection {
+    ($($t:ty),*) => {$(
+        impl From<$t> for ApiError {
+            fn from(r: $t) -> Self {
+                Self::Rejected { status: r.status(), message: r.body_text() }
+            }
+        }
+    )*};
+}
+rejection!(JsonRejection, PathRejection, QueryRejection);

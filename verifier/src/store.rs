@@ -1,0 +1,369 @@
+//! Durable state in SQLite (WAL): enrolled agents, their verification state, and every result.
+//! Queries are plain `sqlx::query` with bound parameters; the schema is in `migrations/`.
+
+use std::collections::BTreeMap;
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use palisade_cluster_policy::PolicyRef;
+use palisade_evidence::verify::VerifiedState;
+use palisade_evidence::wire::RegisterRequest;
+use palisade_evidence::Reason;
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row as _, SqlitePool};
+
+/// A database failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite or the driver failed.
+    #[error("database: {0}")]
+    Sql(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored JSON column does not decode.
+    #[error("database column {column} is corrupt: {reason}")]
+    Corrupt {
+        /// Which column.
+        column: &'static str,
+        /// Decode error.
+        reason: String,
+    },
+}
+
+/// Lifecycle of an enrolment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentStatus {
+    /// Challenge issued, not yet activated.
+    Registered,
+    /// Activated and monitored.
+    Active,
+}
+
+/// Result of one attestation attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Every check passed.
+    Pass,
+    /// The evidence was judged and rejected.
+    Fail,
+    /// The verifier could not judge (unreachable agent, timeout): never a pass, never tamper.
+    Error,
+}
+
+impl Outcome {
+    /// Stable text form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// An enrolled agent.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentRecord {
+    /// Identifier.
+    pub id: String,
+    /// EK public area (TPMT_PUBLIC).
+    #[serde(skip)]
+    pub ek_public: Vec<u8>,
+    /// EK certificate (base64 DER), if sent.
+    #[serde(skip)]
+    pub ek_certificate: Option<String>,
+    /// AK public area (TPMT_PUBLIC).
+    #[serde(skip)]
+    pub ak_public: Vec<u8>,
+    /// Pull API base URL.
+    pub contact: String,
+    /// Pinned TLS certificate (PEM).
+    #[serde(skip)]
+    pub tls_certificate: String,
+    /// Dedicated PCR.
+    pub pcr: u8,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Enrolment status.
+    pub status: AgentStatus,
+    /// Verification state.
+    #[serde(skip)]
+    pub state: VerifiedState,
+    /// Outcome of the latest attestation (`pending` before the first).
+    pub last_outcome: String,
+    /// When it registered.
+    pub registered_at: String,
+    /// When it was activated.
+    pub activated_at: Option<String>,
+}
+
+/// A registration awaiting activation.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// What the agent sent.
+    pub request: RegisterRequest,
+    /// The challenge secret.
+    pub secret: Vec<u8>,
+    /// Expiry (RFC 3339).
+    pub expires: String,
+}
+
+/// A stored result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResultRecord {
+    /// Row id (increasing).
+    pub id: i64,
+    /// Agent.
+    pub agent_id: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Failed checks.
+    pub reasons: Vec<Reason>,
+    /// Why the verifier could not judge.
+    pub error: Option<String>,
+    /// The policy that judged.
+    pub policy: Option<PolicyRef>,
+    /// Duration of the attestation in microseconds.
+    pub duration_us: i64,
+}
+
+/// The database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+fn corrupt(column: &'static str) -> impl FnOnce(serde_json::Error) -> StoreError {
+    move |e| StoreError::Corrupt {
+        column,
+        reason: e.to_string(),
+    }
+}
+
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
+}
+
+/// RFC 3339 UTC now.
+pub fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+impl Store {
+    /// Opens (creating) the database and runs migrations.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Stores a registration awaiting activation (creating the agent row if new).
+    pub async fn register(
+        &self,
+        req: &RegisterRequest,
+        secret: &[u8],
+        expires: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO agents (id, ek_public, ek_certificate, ak_public, contact, tls_certificate, pcr, labels,
+                                 status, pending, challenge_secret, challenge_expires, registered_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'registered', ?9, ?10, ?11, ?12)
+             ON CONFLICT (id) DO UPDATE SET pending = ?9, challenge_secret = ?10, challenge_expires = ?11",
+        )
+        .bind(&req.agent_id)
+        .bind(&req.ek_public)
+        .bind(&req.ek_certificate)
+        .bind(&req.ak_public)
+        .bind(&req.contact)
+        .bind(&req.tls_certificate)
+        .bind(i64::from(req.pcr))
+        .bind(json(&req.labels))
+        .bind(json(req))
+        .bind(secret)
+        .bind(expires)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The pending registration of an agent.
+    pub async fn pending(&self, id: &str) -> Result<Option<Pending>, StoreError> {
+        let row = sqlx::query("SELECT pending, challenge_secret, challenge_expires FROM agents WHERE id = ?1 AND pending IS NOT NULL")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let request: String = row.try_get("pending")?;
+        Ok(Some(Pending {
+            request: serde_json::from_str(&request).map_err(corrupt("pending"))?,
+            secret: row.try_get("challenge_secret")?,
+            expires: row.try_get("challenge_expires")?,
+        }))
+    }
+
+    /// Applies the pending registration and marks the agent active.
+    pub async fn activate(&self, pending: &Pending) -> Result<(), StoreError> {
+        let req = &pending.request;
+        sqlx::query(
+            "UPDATE agents SET contact = ?2, tls_certificate = ?3, labels = ?4, ek_certificate = ?5,
+                    status = 'active', pending = NULL, challenge_secret = NULL, challenge_expires = NULL,
+                    activated_at = ?6
+             WHERE id = ?1",
+        )
+        .bind(&req.agent_id)
+        .bind(&req.contact)
+        .bind(&req.tls_certificate)
+        .bind(json(&req.labels))
+        .bind(&req.ek_certificate)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// One agent.
+    pub async fn agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM agents WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(agent_from_row).transpose()
+    }
+
+    /// Every agent, active or not, by id.
+    pub async fn agents(&self) -> Result<Vec<AgentRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM agents ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(agent_from_row).collect()
+    }
+
+    /// Removes an agent and its results.
+    pub async fn remove(&self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM agents WHERE id = ?1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Stores a result and, when given, the agent's new verification state, atomically.
+    pub async fn record(
+        &self,
+        result: &ResultRecord,
+        state: Option<&VerifiedState>,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO results (agent_id, at, outcome, reasons, error, policy, duration_us)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+        )
+        .bind(&result.agent_id)
+        .bind(&result.at)
+        .bind(result.outcome.as_str())
+        .bind(json(&result.reasons))
+        .bind(&result.error)
+        .bind(result.policy.as_ref().map(json))
+        .bind(result.duration_us)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        let state = state.map(json);
+        sqlx::query(
+            "UPDATE agents SET last_outcome = ?2, last_result_id = ?3, verified_state = COALESCE(?4, verified_state)
+             WHERE id = ?1",
+        )
+        .bind(&result.agent_id)
+        .bind(result.outcome.as_str())
+        .bind(id)
+        .bind(state)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The latest `limit` results of an agent, newest first.
+    pub async fn results(
+        &self,
+        agent_id: &str,
+        limit: u32,
+    ) -> Result<Vec<ResultRecord>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM results WHERE agent_id = ?1 ORDER BY id DESC LIMIT ?2")
+                .bind(agent_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(result_from_row).collect()
+    }
+}
+
+fn agent_from_row(row: &SqliteRow) -> Result<AgentRecord, StoreError> {
+    let labels: String = row.try_get("labels")?;
+    let state: String = row.try_get("verified_state")?;
+    let status: String = row.try_get("status")?;
+    let pcr: i64 = row.try_get("pcr")?;
+    Ok(AgentRecord {
+        id: row.try_get("id")?,
+        ek_public: row.try_get("ek_public")?,
+        ek_certificate: row.try_get("ek_certificate")?,
+        ak_public: row.try_get("ak_public")?,
+        contact: row.try_get("contact")?,
+        tls_certificate: row.try_get("tls_certificate")?,
+        pcr: u8::try_from(pcr).map_err(|e| StoreError::Corrupt {
+            column: "pcr",
+            reason: e.to_string(),
+        })?,
+        labels: serde_json::from_str(&labels).map_err(corrupt("labels"))?,
+        status: serde_json::from_value(serde_json::Value::String(status))
+            .map_err(corrupt("status"))?,
+        state: serde_json::from_str(&state).map_err(corrupt("verified_state"))?,
+        last_outcome: row.try_get("last_outcome")?,
+        registered_at: row.try_get("registered_at")?,
+        activated_at: row.try_get("activated_at")?,
+    })
+}
+
+fn result_from_row(row: &SqliteRow) -> Result<ResultRecord, StoreError> {
+    let outcome: String = row.try_get("outcome")?;
+    let reasons: String = row.try_get("reasons")?;
+    let policy: Option<String> = row.try_get("policy")?;
+    Ok(ResultRecord {
+        id: row.try_get("id")?,
+        agent_id: row.try_get("agent_id")?,
+        at: row.try_get("at")?,
+        outcome: serde_json::from_value(serde_json::Value::String(outcome))
+            .map_err(corrupt("outcome"))?,
+        reasons: serde_json::from_str(&reasons).map_err(corrupt("reasons"))?,
+        error: row.try_get("error")?,
+        policy: policy
+            .map(|p| serde_json::from_str(&p))
+            .transpose()
+            .map_err(corrupt("policy"))?,
+        duration_us: row.try_get("duration_us")?,
+    })
+}
+
+#[cfg(test)]
+mod tests;

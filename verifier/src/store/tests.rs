@@ -1,0 +1,138 @@
+//! Store round trips on a real SQLite file.
+
+use super::*;
+use palisade_evidence::ReasonCode;
+
+fn request(id: &str, contact: &str) -> RegisterRequest {
+    RegisterRequest {
+        agent_id: id.into(),
+        ek_public: vec![1, 2, 3],
+        ek_certificate: None,
+        ak_public: vec![4, 5, 6],
+        contact: contact.into(),
+        tls_certificate: "PEM".into(),
+        pcr: 15,
+        labels: [("role".to_owned(), "web".to_owned())].into(),
+    }
+}
+
+async fn store(dir: &tempfile::TempDir) -> Store {
+    Store::open(&format!("sqlite://{}", dir.path().join("db").display()))
+        .await
+        .unwrap()
+}
+
+fn result(agent: &str, outcome: Outcome) -> ResultRecord {
+    ResultRecord {
+        id: 0,
+        agent_id: agent.into(),
+        at: now(),
+        outcome,
+        reasons: vec![Reason::new(ReasonCode::PolicyViolation, "x")],
+        error: None,
+        policy: None,
+        duration_us: 5,
+    }
+}
+
+#[tokio::test]
+async fn registration_then_activation() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir).await;
+    s.register(
+        &request("a1", "https://10.0.0.2:9443"),
+        b"secret",
+        "2999-01-01T00:00:00Z",
+    )
+    .await
+    .unwrap();
+    let a = s.agent("a1").await.unwrap().unwrap();
+    assert_eq!(a.status, AgentStatus::Registered);
+    let p = s.pending("a1").await.unwrap().unwrap();
+    assert_eq!(p.secret, b"secret");
+    s.activate(&p).await.unwrap();
+    let a = s.agent("a1").await.unwrap().unwrap();
+    assert_eq!(a.status, AgentStatus::Active);
+    assert_eq!(a.labels["role"], "web");
+    assert!(s.pending("a1").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn re_registration_keeps_the_active_identity_until_activation() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir).await;
+    s.register(
+        &request("a1", "https://old:1"),
+        b"s1",
+        "2999-01-01T00:00:00Z",
+    )
+    .await
+    .unwrap();
+    s.activate(&s.pending("a1").await.unwrap().unwrap())
+        .await
+        .unwrap();
+    s.register(
+        &request("a1", "https://new:1"),
+        b"s2",
+        "2999-01-01T00:00:00Z",
+    )
+    .await
+    .unwrap();
+    let a = s.agent("a1").await.unwrap().unwrap();
+    assert_eq!(
+        (a.status, a.contact.as_str()),
+        (AgentStatus::Active, "https://old:1")
+    );
+    s.activate(&s.pending("a1").await.unwrap().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.agent("a1").await.unwrap().unwrap().contact,
+        "https://new:1"
+    );
+}
+
+#[tokio::test]
+async fn results_and_state_are_recorded_together_and_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = store(&dir).await;
+        s.register(&request("a1", "https://x:1"), b"s", "2999-01-01T00:00:00Z")
+            .await
+            .unwrap();
+        let state = VerifiedState {
+            log: Some(palisade_evidence::log::LogState::GENESIS),
+            ..Default::default()
+        };
+        s.record(&result("a1", Outcome::Pass), Some(&state))
+            .await
+            .unwrap();
+        s.record(&result("a1", Outcome::Fail), None).await.unwrap();
+    }
+    let s = store(&dir).await;
+    let a = s.agent("a1").await.unwrap().unwrap();
+    assert_eq!(a.last_outcome, "fail");
+    assert!(
+        a.state.log.is_some(),
+        "state from the pass is kept when a later result has none"
+    );
+    let r = s.results("a1", 10).await.unwrap();
+    assert_eq!(
+        r.iter().map(|r| r.outcome).collect::<Vec<_>>(),
+        vec![Outcome::Fail, Outcome::Pass]
+    );
+    assert_eq!(r[0].reasons[0].code, ReasonCode::PolicyViolation);
+}
+
+#[tokio::test]
+async fn removal_cascades_to_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir).await;
+    s.register(&request("a1", "https://x:1"), b"s", "2999-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    s.record(&result("a1", Outcome::Pass), None).await.unwrap();
+    assert!(s.remove("a1").await.unwrap());
+    assert!(!s.remove("a1").await.unwrap());
+    assert!(s.results("a1", 10).await.unwrap().is_empty());
+}

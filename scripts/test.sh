@@ -22,7 +22,7 @@ step "fuzz targets build and run briefly"
 for crate in $(find . -path ./target -prune -o -name Cargo.toml -path '*/fuzz/*' -print | xargs -n1 dirname); do
     (
         cd "$crate"
-        cargo +nightly fuzz build --quiet
+        cargo +nightly fuzz build 2>&1 | tail -1
         for target in $(cargo +nightly fuzz list); do
             cargo +nightly fuzz run "$target" -- -max_total_time=5 -print_final_stats=0 >/dev/null 2>&1 \
                 || { echo "fuzz target $crate:$target failed"; exit 1; }

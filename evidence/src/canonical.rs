@@ -124,10 +124,31 @@ fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<(), CanonicalError> {
 }
 
 fn write_object(out: &mut Vec<u8>, map: &Map<String, Value>) -> Result<(), CanonicalError> {
-    let mut members: Vec<(&String, &Value)> = map.iter().collect();
-    members.sort_by(|(a, _), (b, _)| compare_keys(a, b));
     out.push(b'{');
-    for (i, (key, value)) in members.into_iter().enumerate() {
+    let start = out.len();
+    // serde_json's map iterates in byte order, which is the canonical order for almost every key;
+    // only when a key says otherwise is the object rewritten in sorted order.
+    if !write_members(out, map.iter(), true)? {
+        out.truncate(start);
+        let mut members: Vec<(&String, &Value)> = map.iter().collect();
+        members.sort_by(|(a, _), (b, _)| compare_keys(a, b));
+        write_members(out, members.into_iter(), false)?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// Writes members in the order given. With `check_order`, stops and returns `false` at the first
+/// key whose byte order may differ from its UTF-16 order.
+fn write_members<'a>(
+    out: &mut Vec<u8>,
+    members: impl Iterator<Item = (&'a String, &'a Value)>,
+    check_order: bool,
+) -> Result<bool, CanonicalError> {
+    for (i, (key, value)) in members.enumerate() {
+        if check_order && !byte_order_is_utf16_order(key) {
+            return Ok(false);
+        }
         if i > 0 {
             out.push(b',');
         }
@@ -135,8 +156,13 @@ fn write_object(out: &mut Vec<u8>, map: &Map<String, Value>) -> Result<(), Canon
         out.push(b':');
         write_value(out, value)?;
     }
-    out.push(b'}');
-    Ok(())
+    Ok(true)
+}
+
+/// UTF-8 byte order and UTF-16 code-unit order differ only between characters at or above
+/// U+E000 and supplementary characters; keys without such characters sort the same either way.
+fn byte_order_is_utf16_order(key: &str) -> bool {
+    key.is_ascii() || key.chars().all(|c| c < '\u{E000}')
 }
 
 /// RFC 8785 orders member names by UTF-16 code units. For ASCII (almost every key) that is byte

@@ -142,10 +142,19 @@ impl Verifier {
 }
 
 /// Writes the agent configuration for `host` (agent id = the host's label).
+/// `extra` is top-level TOML; a line starting with `tpm.` goes into the `[tpm]` table instead
+/// (`tpm.ek_alg = "ecc"`).
 pub fn agent_config(host: &Host, verifier: &Verifier, extra: &str) -> Result<PathBuf> {
+    let (tpm_lines, top_lines): (Vec<&str>, Vec<&str>) =
+        extra.lines().partition(|l| l.starts_with("tpm."));
+    let tpm_extra: Vec<&str> = tpm_lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("tpm."))
+        .collect();
+    let (tpm_extra, extra) = (tpm_extra.join("\n"), top_lines.join("\n"));
     let config = format!(
         "agent_id = {:?}\nstate_dir = {:?}\nmeasure_interval_ms = 200\n{extra}\n\
-         [tpm]\ntcti = {:?}\n\
+         [tpm]\ntcti = {:?}\n{tpm_extra}\n\
          [api]\nlisten = \"{ip}:{AGENT_PORT}\"\ncontact = \"https://{ip}:{AGENT_PORT}\"\n\
          [verifier]\nurl = {:?}\nca_cert = {:?}\n\
          [labels]\nrole = \"web\"\n",
@@ -163,7 +172,12 @@ pub fn agent_config(host: &Host, verifier: &Verifier, extra: &str) -> Result<Pat
 
 /// Starts the agent in `host` and waits until it has enrolled.
 pub fn start_agent(host: &Host, verifier: &Verifier) -> Result<Proc> {
-    let config = agent_config(host, verifier, "")?;
+    start_agent_with(host, verifier, "")
+}
+
+/// Like [`start_agent`], with extra top-level TOML in the agent's configuration.
+pub fn start_agent_with(host: &Host, verifier: &Verifier, extra: &str) -> Result<Proc> {
+    let config = agent_config(host, verifier, extra)?;
     let cfg = config.display().to_string();
     let proc = host.spawn(
         "agent",

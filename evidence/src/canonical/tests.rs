@@ -136,3 +136,10 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn keys_above_u_e000_take_the_sorting_path() {
+    // U+FB33 sorts after U+1F600 in UTF-16 but before it in UTF-8: the map's byte order is wrong.
+    let v = json!({"\u{fb33}": 1, "\u{1f600}": 2, "a": 3});
+    assert_eq!(canon(&v), "{\"a\":3,\"\u{1f600}\":2,\"\u{fb33}\":1}");
+}

@@ -5,7 +5,8 @@
 //! - `pull`: one evidence pull from the agent (TPM read–quote–read, JSON, mTLS), client side;
 //! - `check`: the pure checks (`verify::check`) on pulled evidence, in process.
 //!
-//! Usage: `palisade-bench [ITERATIONS]` (default 200). Prints median / p90 / p99 in ms.
+//! Usage: `palisade-bench [ITERATIONS] [rsa|ecc]` (default 200, rsa: the EK and AK algorithm).
+//! Prints median / p90 / p99 in ms.
 #![allow(
     clippy::indexing_slicing,
     reason = "serde_json::Value indexing by key never panics"
@@ -16,7 +17,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use palisade_evidence::tpm::TpmPublic;
 use palisade_evidence::verify::{check, Checked, Expectations, VerifiedState};
-use palisade_integration::palisade::{fetch_evidence, start_agent, Verifier, BASELINE_RULESET};
+use palisade_integration::palisade::{
+    fetch_evidence, start_agent_with, Verifier, BASELINE_RULESET,
+};
 use palisade_integration::{require_root_tools, Host};
 use palisade_transport::pki::{self, PemPair};
 
@@ -41,11 +44,20 @@ fn main() -> Result<()> {
         .map(|s| s.parse())
         .transpose()?
         .unwrap_or(200);
+    let alg = std::env::args().nth(2).unwrap_or_else(|| "rsa".to_owned());
+    anyhow::ensure!(
+        alg == "rsa" || alg == "ecc",
+        "key algorithm must be rsa or ecc"
+    );
     require_root_tools()?;
     let host = Host::create("bench")?;
     host.nft(BASELINE_RULESET)?;
     let verifier = Verifier::start(&[host.gateway_ip()], Duration::from_secs(3600))?;
-    let _agent = start_agent(&host, &verifier)?;
+    let _agent = start_agent_with(
+        &host,
+        &verifier,
+        &format!("tpm.ek_alg = \"{alg}\"\ntpm.ak_alg = \"{alg}\""),
+    )?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -112,7 +124,7 @@ fn main() -> Result<()> {
         );
     }
 
-    println!("one full attestation against swtpm (AK: RSA-2048), {n} iterations:");
+    println!("one full attestation against swtpm (EK and AK: {alg}), {n} iterations:");
     summary("attest", server_side);
     summary("via-api", client_side);
     summary("pull", pulls);

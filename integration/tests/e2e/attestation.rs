@@ -207,3 +207,24 @@ fn agent_refuses_a_resettable_pcr() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("can be reset from locality 0"), "{stderr}");
 }
+
+#[test]
+fn ecc_ek_and_ecc_ak_enrol_and_attest() {
+    let w = super::support::World::start_with(
+        "ecc",
+        super::support::MANUAL,
+        "tpm.ek_alg = \"ecc\"\ntpm.ak_alg = \"ecc\"",
+    );
+    let ak = enrolled_ak(&w);
+    assert!(
+        matches!(ak.kind(), palisade_evidence::tpm::KeyKind::Ecc { .. }),
+        "{:?}",
+        ak.kind()
+    );
+    assert_eq!(w.attest()["outcome"], "pass");
+    open_ssh(&w.host).unwrap();
+    assert_eq!(
+        reason_codes(&w.attest_until("fail")),
+        vec!["policy_violation"]
+    );
+}

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use palisade_integration::palisade::{start_agent, Verifier, BASELINE_RULESET};
+use palisade_integration::palisade::{start_agent_with, Verifier, BASELINE_RULESET};
 use palisade_integration::{require_root_tools, Host, Proc};
 use serde_json::Value;
 
@@ -22,11 +22,16 @@ impl World {
     }
 
     pub fn start_with_interval(label: &str, interval: Duration) -> World {
+        Self::start_with(label, interval, "")
+    }
+
+    /// `agent_extra` is agent TOML (lines starting with `tpm.` go into `[tpm]`).
+    pub fn start_with(label: &str, interval: Duration, agent_extra: &str) -> World {
         require_root_tools().unwrap();
         let host = Host::create(label).unwrap();
         host.nft(BASELINE_RULESET).unwrap();
         let verifier = Verifier::start(&[host.gateway_ip()], interval).unwrap();
-        let agent = start_agent(&host, &verifier).unwrap();
+        let agent = start_agent_with(&host, &verifier, agent_extra).unwrap();
         World {
             host,
             verifier,

@@ -20,30 +20,7 @@ pub const ENV_PREFIX: &str = "PALISADE_AGENT_";
 /// PCRs a dedicated log must never use: resettable from locality 0 (16: debug, 23: application).
 pub const RESETTABLE_PCRS: [u8; 2] = [16, 23];
 
-/// A configuration that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The TOML (after overrides) does not match the schema.
-    #[error("invalid configuration: {0}")]
-    Parse(String),
-    /// A value is out of range or inconsistent.
-    #[error("invalid configuration: {field}: {reason}")]
-    Invalid {
-        /// The offending key.
-        field: &'static str,
-        /// Why.
-        reason: String,
-    },
-}
+pub use palisade_transport::config::ConfigError;
 
 /// The configuration as written (serde shape).
 #[derive(Debug, Clone, Deserialize)]
@@ -166,14 +143,7 @@ impl Config {
         path: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let text = match path {
-            Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
-                path: p.to_path_buf(),
-                source,
-            })?,
-            None => String::new(),
-        };
-        Self::from_toml(&text, env)
+        palisade_transport::config::load::<RawConfig>(path, ENV_PREFIX, env)?.validate()
     }
 
     /// Parses TOML text, applies overrides, validates.
@@ -181,15 +151,7 @@ impl Config {
         text: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let mut doc: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
-        palisade_transport::config::apply_env_overrides(&mut doc, ENV_PREFIX, env)
-            .map_err(ConfigError::Parse)?;
-        let raw: RawConfig = toml::Value::Table(doc)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
-        raw.validate()
+        palisade_transport::config::parse::<RawConfig>(text, ENV_PREFIX, env)?.validate()
     }
 }
 
@@ -197,22 +159,22 @@ impl RawConfig {
     /// Checks ranges and consistency.
     pub fn validate(self) -> Result<Config, ConfigError> {
         if RESETTABLE_PCRS.contains(&self.pcr) {
-            return Err(ConfigError::Invalid {
-                field: "pcr",
-                reason: format!(
+            return Err(ConfigError::invalid(
+                "pcr",
+                format!(
                     "PCR {} can be reset from locality 0, so a root attacker could reset it and replay a clean log; use one of 8-15",
                     self.pcr
                 ),
-            });
+            ));
         }
         if self.pcr > 23 || self.pcr < 8 {
-            return Err(ConfigError::Invalid {
-                field: "pcr",
-                reason: format!(
+            return Err(ConfigError::invalid(
+                "pcr",
+                format!(
                     "PCR {} is not usable: 0-7 belong to firmware, the highest is 23",
                     self.pcr
                 ),
-            });
+            ));
         }
         if let Some(id) = &self.agent_id {
             if !palisade_evidence::wire::valid_agent_id(id) {

@@ -2,11 +2,12 @@
 //! generation ([`pki`]), rustls configurations with peer pinning ([`tls`]), the HTTPS listener
 //! that tells handlers who the peer is ([`server`]), and HTTPS clients ([`client`]).
 //!
-//! One crypto provider (ring) is used throughout. [`config`] applies environment overrides to
-//! both daemons' TOML configuration.
+//! One crypto provider (ring) is used throughout. [`config`] loads both daemons'
+//! TOML configuration with environment overrides; [`logging`] sets up their logs.
 
 pub mod client;
 pub mod config;
+pub mod logging;
 pub mod pki;
 pub mod server;
 pub mod tls;

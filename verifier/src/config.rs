@@ -10,30 +10,7 @@ use serde::Deserialize;
 /// Prefix of environment overrides.
 pub const ENV_PREFIX: &str = "PALISADE_VERIFIER_";
 
-/// A configuration that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The TOML does not match the schema.
-    #[error("invalid configuration: {0}")]
-    Parse(String),
-    /// A value is out of range.
-    #[error("invalid configuration: {field}: {reason}")]
-    Invalid {
-        /// The key.
-        field: &'static str,
-        /// Why.
-        reason: String,
-    },
-}
+pub use palisade_transport::config::ConfigError;
 
 /// The configuration as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -111,22 +88,7 @@ impl Config {
         path: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let text = match path {
-            Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
-                path: p.to_path_buf(),
-                source,
-            })?,
-            None => String::new(),
-        };
-        let mut doc: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
-        palisade_transport::config::apply_env_overrides(&mut doc, ENV_PREFIX, env)
-            .map_err(ConfigError::Parse)?;
-        let raw: RawConfig = toml::Value::Table(doc)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
-        raw.validate()
+        palisade_transport::config::load::<RawConfig>(path, ENV_PREFIX, env)?.validate()
     }
 }
 

@@ -1,15 +1,13 @@
-//! Wiring of the agent: TPM → measurement state → first measurement → pull API → enrolment →
-//! measurement loop, until shutdown.
+//! Wiring of the agent: TPM → measurement state → change-event subscription → first measurement
+//! → pull API → enrolment, until shutdown. Each measured object runs its own trigger loop
+//! ([`crate::triggers`]): kernel change events measured within milliseconds, a slow periodic
+//! poll as the safety net.
 
 use std::future::Future;
 
 use base64::Engine as _;
-use std::sync::Arc;
 use std::time::Duration;
 
-use palisade_collectors::nftables::NftReader;
-use palisade_collectors::NetNs;
-use palisade_evidence::log::kind;
 use palisade_evidence::wire::RegisterRequest;
 use palisade_transport::pki::{self, PemPair};
 use palisade_transport::tls::{server_config, ClientAuth};
@@ -19,10 +17,13 @@ use crate::api::{self, ApiState};
 use crate::config::Config;
 use crate::enrol::Enrolment;
 use crate::measure::{annotations, MeasureError, Measurer};
+use crate::network::{self, NetworkMeasureError};
+use crate::nftables::{self, NftMeasureError};
 use crate::store::LogStore;
 use crate::tpm::esapi::{EsapiConfig, EsapiTpm};
 use crate::tpm::{TpmError, TpmIdentity};
 use crate::tpm_actor::TpmHandle;
+use crate::triggers;
 
 /// How long enrolment requests may take.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -48,9 +49,12 @@ pub enum AgentError {
         #[source]
         source: std::io::Error,
     },
-    /// The ruleset could not be read at start-up.
+    /// The ruleset could not be measured at start-up.
     #[error(transparent)]
-    Nft(#[from] palisade_collectors::nftables::NftError),
+    Nft(#[from] NftMeasureError),
+    /// The network configuration could not be measured at start-up.
+    #[error(transparent)]
+    Network(#[from] NetworkMeasureError),
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> AgentError {
@@ -94,7 +98,37 @@ pub async fn run(
         LogStore::open(config.state_dir.join("measurements")).map_err(MeasureError::from)?;
     let measurer =
         Measurer::start(tpm.clone(), config.pcr, agent_id.clone(), store, boot_id).await?;
-    measure_nftables(&measurer, &config.netns, "startup").await?;
+
+    // The ruleset: subscribe to its changes first, so none falls between the first measurement
+    // and the subscription; then measure it; then measure it again on every change.
+    let (m, ns) = (measurer.clone(), config.netns.clone());
+    let nft_triggers = triggers::spawn_measure_loop(
+        "nftables",
+        config.measure_interval,
+        triggers::COALESCE_WINDOW,
+        move |burst| nftables::on_burst(m.clone(), ns.clone(), burst),
+    );
+    if let Err(error) = nftables::spawn_event_source(&config.netns, nft_triggers) {
+        tracing::warn!(%error, fallback_ms = config.measure_interval.as_millis(),
+            "no nftables change events: changes are measured by the periodic poll only");
+    }
+    nftables::measure(&measurer, &config.netns, annotations("startup")).await?;
+
+    // The network configuration, the same way, with its own loop and window.
+    if config.network.enabled {
+        let (m, ns) = (measurer.clone(), config.netns.clone());
+        let net_triggers = triggers::spawn_measure_loop(
+            "network",
+            config.measure_interval,
+            config.network.coalesce,
+            move |burst| network::on_burst(m.clone(), ns.clone(), burst),
+        );
+        if let Err(error) = network::spawn_event_source(&config.netns, net_triggers) {
+            tracing::warn!(%error, fallback_ms = config.measure_interval.as_millis(),
+                "no rtnetlink change events: network changes are measured by the periodic poll only");
+        }
+        network::measure(&measurer, &config.netns, annotations("startup")).await?;
+    }
 
     let tls = tls_identity(&config)?;
     let ca = pki::read_certs(&config.verifier.ca_cert)?;
@@ -138,11 +172,6 @@ pub async fn run(
             tracing::error!(%error, "enrolment refused; the verifier will not attest this agent");
         }
     });
-    tokio::spawn(measurement_loop(
-        measurer,
-        config.netns.clone(),
-        config.measure_interval,
-    ));
     shutdown.await;
     tracing::info!("shutting down");
     Ok(())
@@ -166,35 +195,6 @@ fn tls_identity(config: &Config) -> Result<PemPair, AgentError> {
     let pair = pki::self_signed_server("palisade-agent", &names)?;
     pair.write(&dir, "agent")?;
     Ok(pair)
-}
-
-async fn measure_nftables(
-    measurer: &Arc<Measurer>,
-    netns: &NetNs,
-    cause: &str,
-) -> Result<(), AgentError> {
-    let ns = netns.clone();
-    let doc = tokio::task::spawn_blocking(move || NftReader::default().measure(&ns))
-        .await
-        .map_err(|e| AgentError::Io {
-            what: "reading the ruleset".into(),
-            source: std::io::Error::other(e),
-        })??;
-    measurer
-        .record(kind::NFTABLES, &netns.label(), doc, annotations(cause))
-        .await?;
-    Ok(())
-}
-
-async fn measurement_loop(measurer: Arc<Measurer>, netns: NetNs, interval: Duration) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        if let Err(error) = measure_nftables(&measurer, &netns, "poll").await {
-            tracing::warn!(%error, "measurement failed");
-        }
-    }
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -37,7 +37,9 @@ pub struct RawConfig {
     /// Network namespace to measure: empty for the agent's own, a name from `ip netns`, or a path.
     #[serde(default)]
     pub netns: String,
-    /// How often to re-read the ruleset, in milliseconds.
+    /// The fallback re-measurement interval, in milliseconds (default 30000). Changes are
+    /// measured when the kernel announces them (nftables commits); this slow poll is only the
+    /// safety net for events that were lost or never sent.
     #[serde(default = "default_interval_ms")]
     pub measure_interval_ms: u64,
     /// Operator labels sent at enrolment.
@@ -46,6 +48,9 @@ pub struct RawConfig {
     /// TPM access.
     #[serde(default)]
     pub tpm: RawTpm,
+    /// Measuring the network configuration (links, addresses, routes, rules, sysctls).
+    #[serde(default)]
+    pub network: RawNetwork,
     /// The pull API.
     pub api: RawApi,
     /// The verifier to enrol with.
@@ -75,6 +80,38 @@ impl Default for RawTpm {
             ak_alg: KeyAlg::Rsa,
         }
     }
+}
+
+/// `[network]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetwork {
+    /// Measure the network configuration of `netns` as its own log entry (kind `network`,
+    /// document `palisade.network/1`) at start and on every rtnetlink change (default true).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// How long a burst of rtnetlink notifications is collected before one measurement, in
+    /// milliseconds (default 25; 1-1000).
+    #[serde(default = "default_network_coalesce_ms")]
+    pub coalesce_ms: u64,
+}
+
+impl Default for RawNetwork {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            coalesce_ms: default_network_coalesce_ms(),
+        }
+    }
+}
+
+/// Validated `[network]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetworkSettings {
+    /// Whether the network configuration is measured.
+    pub enabled: bool,
+    /// Its coalescing window.
+    pub coalesce: Duration,
 }
 
 /// `[api]`
@@ -108,7 +145,13 @@ fn default_pcr() -> u8 {
     15
 }
 fn default_interval_ms() -> u64 {
-    1000
+    30_000
+}
+fn default_true() -> bool {
+    true
+}
+fn default_network_coalesce_ms() -> u64 {
+    u64::try_from(crate::triggers::NETWORK_COALESCE_WINDOW.as_millis()).unwrap_or(25)
 }
 fn default_tcti() -> String {
     "device:/dev/tpmrm0".to_owned()
@@ -125,12 +168,14 @@ pub struct Config {
     pub pcr: u8,
     /// Namespace to measure.
     pub netns: palisade_collectors::NetNs,
-    /// Re-measurement interval.
+    /// Fallback re-measurement interval (changes are measured on events).
     pub measure_interval: Duration,
     /// Labels.
     pub labels: BTreeMap<String, String>,
     /// TPM settings.
     pub tpm: RawTpm,
+    /// Network configuration measurement.
+    pub network: NetworkSettings,
     /// API settings.
     pub api: RawApi,
     /// Verifier settings.
@@ -190,6 +235,12 @@ impl RawConfig {
                 reason: "must be at least 50".into(),
             });
         }
+        if !(1..=1000).contains(&self.network.coalesce_ms) {
+            return Err(ConfigError::Invalid {
+                field: "network.coalesce_ms",
+                reason: "must be 1-1000".into(),
+            });
+        }
         for (field, url) in [
             ("api.contact", &self.api.contact),
             ("verifier.url", &self.verifier.url),
@@ -214,6 +265,10 @@ impl RawConfig {
             measure_interval: Duration::from_millis(self.measure_interval_ms),
             labels: self.labels,
             tpm: self.tpm,
+            network: NetworkSettings {
+                enabled: self.network.enabled,
+                coalesce: Duration::from_millis(self.network.coalesce_ms),
+            },
             api: self.api,
             verifier: self.verifier,
         })

@@ -1,9 +1,12 @@
-//! `palisade-agent`: the host daemon. CLI definition and wiring only; the logic is the library.
+//! `palisade-agent`: the host daemon and its operator tools. CLI definition and wiring only; the
+//! logic is the library.
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use palisade_agent::inspect::{self, FirewallFormat, NetworkFormat};
+use palisade_agent::watch::{self, WatchFormat};
 use palisade_agent::{app, config::Config};
 
 #[derive(Debug, Parser)]
@@ -26,19 +29,85 @@ enum Command {
     Run,
     /// Check the configuration and print it.
     CheckConfig,
+    /// Show what the agent measures, read now (needs no TPM and no configuration).
+    #[command(subcommand)]
+    Inspect(Inspect),
+    /// Print nftables changes live, with the pid and name of the process that made each one.
+    Watch {
+        #[command(flatten)]
+        netns: NetNsArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: WatchFormat,
+        /// Exit after this many events.
+        #[arg(long)]
+        count: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Inspect {
+    /// The nftables ruleset in canonical form.
+    Firewall {
+        #[command(flatten)]
+        netns: NetNsArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: FirewallFormat,
+    },
+    /// The network configuration (links, addresses, routes, rules, sysctls) in canonical form.
+    Network {
+        #[command(flatten)]
+        netns: NetNsArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: NetworkFormat,
+    },
+}
+
+#[derive(Debug, Args)]
+struct NetNsArg {
+    /// Network namespace: a name from `ip netns` or a path (default: this process's own).
+    #[arg(long)]
+    netns: Option<String>,
+}
+
+impl NetNsArg {
+    fn get(&self) -> palisade_collectors::NetNs {
+        inspect::netns_arg(self.netns.as_deref())
+    }
 }
 
 fn main() -> anyhow::Result<()> {
     palisade_transport::logging::init();
     let cli = Cli::parse();
-    let config = Config::load(cli.config.as_deref(), std::env::vars())
-        .context("loading the configuration")?;
-    match cli.command.unwrap_or(Command::Run) {
+    let load = || {
+        Config::load(cli.config.as_deref(), std::env::vars()).context("loading the configuration")
+    };
+    let mut stdout = std::io::stdout().lock();
+    match cli.command.as_ref().unwrap_or(&Command::Run) {
         Command::CheckConfig => {
-            println!("{config:#?}");
+            println!("{:#?}", load()?);
+            Ok(())
+        }
+        Command::Inspect(Inspect::Firewall { netns, format }) => {
+            inspect::firewall(&netns.get(), *format, &mut stdout)?;
+            Ok(())
+        }
+        Command::Inspect(Inspect::Network { netns, format }) => {
+            inspect::network(&netns.get(), *format, &mut stdout)?;
+            Ok(())
+        }
+        Command::Watch {
+            netns,
+            format,
+            count,
+        } => {
+            watch::watch(&netns.get(), *format, *count, &mut stdout)?;
             Ok(())
         }
         Command::Run => {
+            let config = load()?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;

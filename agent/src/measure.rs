@@ -292,6 +292,7 @@ pub fn annotations(cause: &str) -> Annotations {
     Annotations {
         time,
         cause: Some(cause.to_owned()),
+        ..Annotations::default()
     }
 }
 

@@ -2,6 +2,7 @@
 //! namespace it reads ([`NetNs`]): rulesets and routes are per namespace.
 
 pub mod netns;
+pub mod network;
 pub mod nftables;
 
 pub use netns::{NetNs, NetNsError};

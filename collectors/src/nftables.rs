@@ -1,11 +1,14 @@
-//! nftables: read the ruleset of a network namespace with `nft -j list ruleset` and reduce it
-//! to palisade's canonical form (see [`canonical`]).
+//! nftables: read the ruleset of a network namespace with `nft -j list ruleset` and reduce it to
+//! palisade's canonical form (`palisade_firewall`, format [`palisade_firewall::FORMAT`]; the
+//! rules are in `docs/canonical-nftables.md`).
 
-pub mod canonical;
+pub mod events;
 
+use std::collections::BTreeMap;
 use std::process::Command;
 
-use palisade_evidence::Canonical;
+use palisade_evidence::{Canonical, Sha256Digest};
+use palisade_firewall::{CanonicalizeError, ParseError, Ruleset};
 
 use crate::netns::{NetNs, NetNsError};
 
@@ -34,12 +37,23 @@ pub enum NftError {
         /// What it printed on stderr.
         stderr: String,
     },
-    /// The output is not the JSON schema `nft -j` documents.
-    #[error("unexpected nft JSON: {0}")]
-    Json(String),
+    /// The output is not the JSON `nft -j` prints.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
     /// The model could not be put in canonical form.
     #[error(transparent)]
-    Canonical(#[from] palisade_evidence::CanonicalError),
+    Canonical(#[from] CanonicalizeError),
+}
+
+/// One measurement of a namespace's ruleset.
+#[derive(Debug, Clone)]
+pub struct Measurement {
+    /// The typed, normalised model.
+    pub ruleset: Ruleset,
+    /// The canonical document (RFC 8785 bytes) and its SHA-256.
+    pub canonical: Canonical,
+    /// SHA-256 of each table's canonical bytes, by `"<family> <name>"`.
+    pub table_digests: BTreeMap<String, Sha256Digest>,
 }
 
 /// Reads rulesets with the `nft` binary.
@@ -64,8 +78,9 @@ impl NftReader {
         }
     }
 
-    /// `nft -j list ruleset` inside `netns`, parsed.
-    pub fn list_ruleset(&self, netns: &NetNs) -> Result<serde_json::Value, NftError> {
+    /// The raw output of `nft -j list ruleset` inside `netns`. Blocking: call it off async
+    /// workers.
+    pub fn list_ruleset_json(&self, netns: &NetNs) -> Result<Vec<u8>, NftError> {
         let program = self.program.clone();
         let output = netns.run(move || {
             Command::new(&program)
@@ -83,13 +98,34 @@ impl NftReader {
                 stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
             });
         }
-        serde_json::from_slice(&output.stdout).map_err(|e| NftError::Json(e.to_string()))
+        Ok(output.stdout)
     }
 
-    /// The canonical ruleset document of `netns`.
-    pub fn measure(&self, netns: &NetNs) -> Result<Canonical, NftError> {
-        let raw = self.list_ruleset(netns)?;
-        let model = canonical::canonicalize(&raw)?;
-        Ok(Canonical::from_value(&model)?)
+    /// `nft -j list ruleset` inside `netns`, read into the normalised model.
+    pub fn list_ruleset(&self, netns: &NetNs) -> Result<Ruleset, NftError> {
+        Ok(palisade_firewall::from_nft_json(
+            &self.list_ruleset_json(netns)?,
+        )?)
     }
+
+    /// The canonical ruleset document of `netns` (what the agent records).
+    pub fn measure(&self, netns: &NetNs) -> Result<Canonical, NftError> {
+        Ok(self.list_ruleset(netns)?.canonical()?)
+    }
+
+    /// The model, canonical document and per-table digests of `netns`.
+    pub fn measure_all(&self, netns: &NetNs) -> Result<Measurement, NftError> {
+        measurement(self.list_ruleset(netns)?)
+    }
+}
+
+/// The canonical document and per-table digests of a parsed ruleset.
+pub fn measurement(ruleset: Ruleset) -> Result<Measurement, NftError> {
+    let canonical = ruleset.canonical()?;
+    let table_digests = ruleset.table_digests()?;
+    Ok(Measurement {
+        ruleset,
+        canonical,
+        table_digests,
+    })
 }

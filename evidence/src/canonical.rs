@@ -66,6 +66,19 @@ impl Canonical {
         Self::from_value(&value)
     }
 
+    /// Wraps bytes that a streaming RFC 8785 writer produced without a [`Value`] tree (such as
+    /// `palisade-firewall`'s, which serialises a typed model directly and checks member order),
+    /// and digests them. The writer vouches that the bytes are canonical; its tests compare them
+    /// with [`Canonical::from_value`], and debug builds (tests, fuzzing) re-check every call.
+    pub fn from_jcs_bytes(bytes: Vec<u8>) -> Self {
+        debug_assert!(
+            Self::verify_bytes(&bytes).is_ok(),
+            "bytes handed to Canonical::from_jcs_bytes are not RFC 8785 canonical"
+        );
+        let digest = Sha256Digest(Sha256::digest(&bytes).into());
+        Self { bytes, digest }
+    }
+
     /// Accepts bytes only if they are already exactly canonical; returns the parsed value too.
     pub fn verify_bytes(bytes: &[u8]) -> Result<(Self, Value), CanonicalError> {
         let value: Value =

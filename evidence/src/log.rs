@@ -26,6 +26,9 @@ pub mod kind {
     pub const BOOT: &str = "boot";
     /// A canonical nftables ruleset of one network namespace.
     pub const NFTABLES: &str = "nftables";
+    /// A canonical network configuration (`palisade.network/1`: links, addresses, routes,
+    /// rules, forwarding sysctls) of one network namespace.
+    pub const NETWORK: &str = "network";
 }
 
 /// The name of the boot-binding entry (kind [`kind::BOOT`]).
@@ -77,9 +80,32 @@ pub struct Annotations {
     /// When the agent measured (RFC 3339, agent clock).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time: Option<String>,
-    /// What caused the measurement (`startup`, `poll`, `nfnetlink`, …).
+    /// What caused the measurement: `startup`, `poll` (the periodic fallback), `nfnetlink` (an
+    /// nftables commit), `overrun` (change events were lost: something changed, the writer is
+    /// unknown), or a later event source's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
+    /// The nftables ruleset generation the change events announced last before this
+    /// measurement; the measured state is at least this generation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u32>,
+    /// The process that committed the last change before this measurement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer: Option<Writer>,
+    /// Other processes that committed changes folded into the same measurement (a burst),
+    /// oldest first, without duplicates and without [`Annotations::writer`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_writers: Vec<Writer>,
+}
+
+/// A process that changed measured state, as the kernel reported it. Advisory: the pid may have
+/// been reused and the name is chosen by the process itself.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Writer {
+    /// Process id (initial PID namespace).
+    pub pid: u32,
+    /// Process name (`comm`).
+    pub comm: String,
 }
 
 impl Annotations {

@@ -72,6 +72,15 @@ pub enum Checked {
     },
 }
 
+/// A document whose bytes hash to the digest the quoted log measured and are canonical.
+#[derive(Debug, Clone)]
+pub struct VerifiedDocument {
+    /// The canonical bytes and their digest.
+    pub canonical: Canonical,
+    /// The parsed content.
+    pub value: serde_json::Value,
+}
+
 /// A judgement of the evidence chain.
 #[derive(Debug, Clone, Default)]
 pub struct Judgement {
@@ -79,8 +88,8 @@ pub struct Judgement {
     pub reasons: Vec<Reason>,
     /// The new state to store; `None` if the chain failed (keep the old one).
     pub state: Option<VerifiedState>,
-    /// Verified document contents by `kind/name`, for policy.
-    pub documents: BTreeMap<String, serde_json::Value>,
+    /// Verified documents by `kind/name`.
+    pub documents: BTreeMap<String, VerifiedDocument>,
     /// Clock info of the quote, when its signature verified.
     pub clock: Option<ClockInfo>,
 }
@@ -269,7 +278,7 @@ fn check_documents(
     evidence: &Evidence,
     measured: &BTreeMap<String, MeasuredRef>,
     reasons: &mut Vec<Reason>,
-) -> BTreeMap<String, serde_json::Value> {
+) -> BTreeMap<String, VerifiedDocument> {
     let mut verified = BTreeMap::new();
     let mut seen = std::collections::BTreeSet::new();
     for doc in &evidence.documents {
@@ -309,7 +318,7 @@ fn check_document(
     m: &MeasuredRef,
     seq: u64,
     bytes: &[u8],
-) -> Result<serde_json::Value, Reason> {
+) -> Result<VerifiedDocument, Reason> {
     if seq != m.seq {
         return Err(Reason::new(
             ReasonCode::DocumentDigestMismatch,
@@ -330,7 +339,7 @@ fn check_document(
         ));
     }
     Canonical::verify_bytes(bytes)
-        .map(|(_, value)| value)
+        .map(|(canonical, value)| VerifiedDocument { canonical, value })
         .map_err(|e| {
             Reason::new(
                 ReasonCode::DocumentMalformed,
@@ -341,7 +350,7 @@ fn check_document(
 
 fn check_boot_binding(
     measured: &BTreeMap<String, MeasuredRef>,
-    documents: &BTreeMap<String, serde_json::Value>,
+    documents: &BTreeMap<String, VerifiedDocument>,
     clock: &ClockInfo,
     expect: &Expectations<'_>,
 ) -> Option<Reason> {
@@ -354,7 +363,7 @@ fn check_boot_binding(
     }
     let binding: BootBinding = match documents
         .get(&key)
-        .map(|v| serde_json::from_value(v.clone()))
+        .map(|d| serde_json::from_value(d.value.clone()))
     {
         Some(Ok(b)) => b,
         Some(Err(e)) => return bad(format!("boot binding document is malformed: {e}")),

@@ -25,6 +25,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/agents/{id}", get(show).delete(remove))
         .route("/v1/agents/{id}/activate", post(registrar::activate))
         .route("/v1/agents/{id}/results", get(results))
+        .route("/v1/agents/{id}/results/{result}", get(result))
+        .route("/v1/documents/{digest}", get(document))
         .route("/v1/agents/{id}/attest", post(attest_now))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async {
@@ -136,6 +138,46 @@ async fn results(
     }
     let a = agent(&app, id).await?;
     Ok(Json(app.ctx.store.results(&a.id, q.limit).await?))
+}
+
+async fn result(
+    _op: Operator,
+    State(app): State<AppState>,
+    ids: Result<Path<(String, i64)>, PathRejection>,
+) -> Result<Json<ResultRecord>, ApiError> {
+    let Path((id, result)) = ids?;
+    app.ctx
+        .store
+        .result(&id, result)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no result {result} for agent {id}")))
+}
+
+/// A verified document exactly as stored (canonical JSON).
+async fn document(
+    _op: Operator,
+    State(app): State<AppState>,
+    digest: Result<Path<String>, PathRejection>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse as _;
+    let Path(digest) = digest?;
+    if digest.parse::<palisade_evidence::Sha256Digest>().is_err() {
+        return Err(ApiError::BadRequest(
+            "a document is named by its SHA-256 digest in lowercase hex".into(),
+        ));
+    }
+    let bytes = app
+        .ctx
+        .store
+        .document(&digest)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no document {digest}")))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        bytes,
+    )
+        .into_response())
 }
 
 async fn attest_now(

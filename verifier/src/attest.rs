@@ -5,12 +5,15 @@
 //! A judged failure is a `fail` with reasons; a failure to judge (agent unreachable, timeout) is
 //! an `error` — never a pass and never counted as tampering.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use palisade_cluster_policy::{Policy, PolicyRef};
 use palisade_evidence::tpm::TpmPublic;
-use palisade_evidence::verify::{self, Checked, Expectations, Judgement, VerifiedState};
+use palisade_evidence::verify::{
+    self, Checked, Expectations, Judgement, VerifiedDocument, VerifiedState,
+};
 use palisade_evidence::wire::{Evidence, QuoteRequest};
 use palisade_evidence::{Reason, ReasonCode};
 use rand::RngCore as _;
@@ -41,6 +44,7 @@ struct Attempt {
     error: Option<String>,
     policy: Option<PolicyRef>,
     state: Option<VerifiedState>,
+    documents: BTreeMap<String, VerifiedDocument>,
 }
 
 impl Attempt {
@@ -67,6 +71,27 @@ impl Attempt {
 pub async fn attest(ctx: &Context, agent: &AgentRecord) -> Result<ResultRecord, StoreError> {
     let started = Instant::now();
     let attempt = judge(ctx, agent).await;
+    let documents: BTreeMap<String, String> = attempt
+        .documents
+        .iter()
+        .map(|(k, d)| (k.clone(), d.canonical.digest().to_string()))
+        .collect();
+    let contents: BTreeMap<String, Vec<u8>> = attempt
+        .documents
+        .values()
+        .map(|d| {
+            (
+                d.canonical.digest().to_string(),
+                d.canonical.as_bytes().to_vec(),
+            )
+        })
+        .collect();
+    // Digest changes since the previous verified result, with the semantic diff of rulesets.
+    let changes = if documents.is_empty() {
+        None
+    } else {
+        crate::changes::since_previous(&ctx.store, &agent.id, &documents, &contents).await?
+    };
     let result = ResultRecord {
         id: 0,
         agent_id: agent.id.clone(),
@@ -76,8 +101,13 @@ pub async fn attest(ctx: &Context, agent: &AgentRecord) -> Result<ResultRecord, 
         error: attempt.error,
         policy: attempt.policy,
         duration_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
+        documents,
+        changes,
     };
-    let id = ctx.store.record(&result, attempt.state.as_ref()).await?;
+    let id = ctx
+        .store
+        .record(&result, &contents, attempt.state.as_ref())
+        .await?;
     match result.outcome {
         Outcome::Pass => tracing::info!(result = id, "attestation passed"),
         Outcome::Fail => {
@@ -198,9 +228,20 @@ async fn apply_policy(ctx: &Context, agent: &AgentRecord, judgement: Judgement) 
     if !judgement.reasons.is_empty() {
         return Attempt::fail(judgement.reasons);
     }
-    let input = input::node(agent, &judgement);
     let policy = ctx.policy.clone();
-    let evaluated = tokio::task::spawn_blocking(move || policy.evaluate(&input)).await;
+    let agent = agent.clone();
+    // Input (exposure facts) and evaluation are both CPU work: neither runs on a worker. The
+    // judgement comes back for storing; if the task panicked it is lost, the attempt fails and
+    // the verifier's state does not advance (the next attestation replays from the last one).
+    let evaluated = tokio::task::spawn_blocking(move || {
+        let input = input::node(&agent, &judgement);
+        (policy.evaluate(&input), judgement)
+    })
+    .await;
+    let (evaluated, state, documents) = match evaluated {
+        Ok((result, judgement)) => (Ok(result), judgement.state, judgement.documents),
+        Err(e) => (Err(e), None, Default::default()),
+    };
     let reasons = match evaluated {
         Ok(Ok(violations)) => violations
             .into_iter()
@@ -221,6 +262,7 @@ async fn apply_policy(ctx: &Context, agent: &AgentRecord, judgement: Judgement) 
         reasons,
         error: None,
         policy: Some(ctx.policy.reference().clone()),
-        state: judgement.state,
+        state,
+        documents,
     }
 }

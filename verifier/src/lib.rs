@@ -5,6 +5,7 @@ pub mod agents;
 pub mod api;
 pub mod app;
 pub mod attest;
+pub mod changes;
 pub mod config;
 pub mod error;
 pub mod input;

@@ -133,6 +133,12 @@ pub struct ResultRecord {
     pub policy: Option<PolicyRef>,
     /// Duration of the attestation in microseconds.
     pub duration_us: i64,
+    /// Digests of the verified documents this result judged, by `kind/name`.
+    #[serde(default)]
+    pub documents: BTreeMap<String, String>,
+    /// Semantic changes of documents since the previous verified result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<serde_json::Value>,
 }
 
 /// The database.
@@ -267,16 +273,18 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Stores a result and, when given, the agent's new verification state, atomically.
+    /// Stores a result, the documents it judged (`contents` by digest, deduplicated) and, when
+    /// given, the agent's new verification state, atomically.
     pub async fn record(
         &self,
         result: &ResultRecord,
+        contents: &BTreeMap<String, Vec<u8>>,
         state: Option<&VerifiedState>,
     ) -> Result<i64, StoreError> {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query(
-            "INSERT INTO results (agent_id, at, outcome, reasons, error, policy, duration_us)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+            "INSERT INTO results (agent_id, at, outcome, reasons, error, policy, duration_us, changes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
         )
         .bind(&result.agent_id)
         .bind(&result.at)
@@ -285,9 +293,27 @@ impl Store {
         .bind(&result.error)
         .bind(result.policy.as_ref().map(json))
         .bind(result.duration_us)
+        .bind(result.changes.as_ref().map(json))
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
+        for (digest, content) in contents {
+            sqlx::query("INSERT INTO documents (digest, content) VALUES (?1, ?2) ON CONFLICT (digest) DO NOTHING")
+                .bind(digest)
+                .bind(content)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (key, digest) in &result.documents {
+            sqlx::query(
+                "INSERT INTO result_documents (result_id, key, digest) VALUES (?1, ?2, ?3)",
+            )
+            .bind(id)
+            .bind(key)
+            .bind(digest)
+            .execute(&mut *tx)
+            .await?;
+        }
         let state = state.map(json);
         sqlx::query(
             "UPDATE agents SET last_outcome = ?2, last_result_id = ?3, verified_state = COALESCE(?4, verified_state)
@@ -315,7 +341,74 @@ impl Store {
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter().map(result_from_row).collect()
+        let mut results: Vec<ResultRecord> =
+            rows.iter().map(result_from_row).collect::<Result<_, _>>()?;
+        for r in &mut results {
+            r.documents = self.result_documents(r.id).await?;
+        }
+        Ok(results)
+    }
+
+    /// One result by id.
+    pub async fn result(
+        &self,
+        agent_id: &str,
+        id: i64,
+    ) -> Result<Option<ResultRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM results WHERE agent_id = ?1 AND id = ?2")
+            .bind(agent_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(mut r) = row.as_ref().map(result_from_row).transpose()? else {
+            return Ok(None);
+        };
+        r.documents = self.result_documents(r.id).await?;
+        Ok(Some(r))
+    }
+
+    /// The document digests a result judged.
+    pub async fn result_documents(
+        &self,
+        result_id: i64,
+    ) -> Result<BTreeMap<String, String>, StoreError> {
+        let rows = sqlx::query("SELECT key, digest FROM result_documents WHERE result_id = ?1")
+            .bind(result_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("key")?, r.try_get("digest")?)))
+            .collect()
+    }
+
+    /// A stored document's bytes.
+    pub async fn document(&self, digest: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query("SELECT content FROM documents WHERE digest = ?1")
+            .bind(digest)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| r.try_get("content"))
+            .transpose()
+            .map_err(StoreError::from)
+    }
+
+    /// The newest result of `agent_id` that judged documents (a verified chain).
+    pub async fn previous_verified(
+        &self,
+        agent_id: &str,
+    ) -> Result<Option<ResultRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM results WHERE agent_id = ?1
+               AND id IN (SELECT result_id FROM result_documents) ORDER BY id DESC LIMIT 1",
+        )
+        .bind(agent_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(mut r) = row.as_ref().map(result_from_row).transpose()? else {
+            return Ok(None);
+        };
+        r.documents = self.result_documents(r.id).await?;
+        Ok(Some(r))
     }
 }
 
@@ -349,6 +442,7 @@ fn result_from_row(row: &SqliteRow) -> Result<ResultRecord, StoreError> {
     let outcome: String = row.try_get("outcome")?;
     let reasons: String = row.try_get("reasons")?;
     let policy: Option<String> = row.try_get("policy")?;
+    let changes: Option<String> = row.try_get("changes")?;
     Ok(ResultRecord {
         id: row.try_get("id")?,
         agent_id: row.try_get("agent_id")?,
@@ -362,6 +456,11 @@ fn result_from_row(row: &SqliteRow) -> Result<ResultRecord, StoreError> {
             .transpose()
             .map_err(corrupt("policy"))?,
         duration_us: row.try_get("duration_us")?,
+        documents: BTreeMap::new(),
+        changes: changes
+            .map(|c| serde_json::from_str(&c))
+            .transpose()
+            .map_err(corrupt("changes"))?,
     })
 }
 

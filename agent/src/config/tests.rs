@@ -25,7 +25,9 @@ fn defaults() {
     assert_eq!(c.tpm.tcti, "device:/dev/tpmrm0");
     assert_eq!(c.tpm.ek_alg, KeyAlg::Rsa);
     assert_eq!(c.netns, palisade_collectors::NetNs::Current);
-    assert_eq!(c.measure_interval, Duration::from_secs(1));
+    assert_eq!(c.measure_interval, Duration::from_secs(30));
+    assert!(c.network.enabled);
+    assert_eq!(c.network.coalesce, Duration::from_millis(25));
     assert_eq!(c.contact_host().as_deref(), Some("10.0.0.2"));
 }
 
@@ -90,4 +92,25 @@ fn contact_host_handles_ipv6_and_names() {
     )
     .unwrap();
     assert_eq!(c.contact_host().as_deref(), Some("web1.example"));
+}
+
+#[test]
+fn network_measurement_can_be_switched_off_and_its_window_is_bounded() {
+    let c = Config::from_toml(
+        MINIMAL,
+        env(&[("PALISADE_AGENT_NETWORK__ENABLED", "false")]),
+    )
+    .unwrap();
+    assert!(!c.network.enabled);
+    let text = format!("{MINIMAL}\n[network]\ncoalesce_ms = 40\n");
+    let c = Config::from_toml(&text, env(&[])).unwrap();
+    assert_eq!(c.network.coalesce, Duration::from_millis(40));
+    for bad in ["0", "5000"] {
+        let e = Config::from_toml(
+            MINIMAL,
+            env(&[("PALISADE_AGENT_NETWORK__COALESCE_MS", bad)]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("network.coalesce_ms"), "{e}");
+    }
 }

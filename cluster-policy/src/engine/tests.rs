@@ -1,23 +1,33 @@
-//! Tests of the engine wrapper and of the foundation policy on canonical rulesets.
+//! Tests of the engine wrapper and of the foundation policy on exposure facts.
 
 use super::*;
 use crate::library;
 use serde_json::json;
 
-fn node(tables: serde_json::Value) -> serde_json::Value {
-    json!({"node": {"firewall": {"ruleset": {"format": "palisade.nftables/0", "tables": tables}}}})
+/// Exposure facts (`docs/exposure.md`) as the verifier computes them, for a node whose
+/// families both have the input base chain `inet filter/input` with `policy`.
+fn node(policy: &str, open_ports: Vec<serde_json::Value>) -> serde_json::Value {
+    let hook = json!({"base_chains": [{"table": "inet filter", "chain": "input", "hook": "input",
+        "type": "filter", "priority": 0, "policy": policy}], "default": policy, "accepted": []});
+    let family = json!({"hooks": {"input": hook, "forward": {"base_chains": [], "default": "accept",
+        "accepted": []}, "output": {"base_chains": [], "default": "accept", "accepted": []}}});
+    json!({"node": {"firewall": {"exposure": {"format": "palisade-exposure-v1",
+        "families": {"ipv4": family, "ipv6": family}, "open_ports": open_ports,
+        "loopback": {}, "unevaluated": [], "truncated": false}}}})
 }
 
-fn ssh_rule(right: serde_json::Value) -> serde_json::Value {
-    json!({"expr": [
-        {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": right}},
-        {"accept": null}
-    ]})
-}
-
-fn filter(policy: &str, rules: Vec<serde_json::Value>) -> serde_json::Value {
-    json!({"inet filter": {"family": "inet", "name": "filter", "sets": {}, "objects": {},
-        "chains": {"input": {"type": "filter", "hook": "input", "prio": 0, "policy": policy, "rules": rules}}}})
+/// An open-port fact accepted by rule `index` of `inet filter/input`, printed as `text`.
+fn open(
+    family: &str,
+    ports: [u32; 2],
+    sources: &[&str],
+    index: usize,
+    text: &str,
+) -> serde_json::Value {
+    json!({"family": family, "hook": "input", "proto": "tcp", "port_from": ports[0],
+        "port_to": ports[1], "sources": sources, "widest_prefix": 0, "destinations": [],
+        "iif": null, "iif_except": null, "loopback_only": false, "certain": true,
+        "via": [{"table": "inet filter", "chain": "input", "index": index, "text": text}]})
 }
 
 fn eval(input: &serde_json::Value) -> Vec<String> {
@@ -34,42 +44,131 @@ fn eval(input: &serde_json::Value) -> Vec<String> {
 
 #[test]
 fn honest_ruleset_passes() {
-    let rules = vec![ssh_rule(json!(443)), ssh_rule(json!({"set": [80, 8080]}))];
-    assert_eq!(eval(&node(filter("drop", rules))), Vec::<String>::new());
+    let ports = vec![
+        open(
+            "ipv4",
+            [443, 443],
+            &["0.0.0.0/0"],
+            0,
+            "tcp dport 443 accept",
+        ),
+        open("ipv6", [443, 443], &["::/0"], 0, "tcp dport 443 accept"),
+    ];
+    assert_eq!(eval(&node("drop", ports)), Vec::<String>::new());
+}
+
+#[test]
+fn ssh_from_private_ranges_only_passes() {
+    let ports = vec![
+        open(
+            "ipv4",
+            [22, 22],
+            &["10.0.0.0/8", "192.168.1.0/24"],
+            2,
+            "ip saddr @admins tcp dport 22 accept",
+        ),
+        open(
+            "ipv6",
+            [22, 22],
+            &["fd00::/8"],
+            2,
+            "ip saddr @admins tcp dport 22 accept",
+        ),
+    ];
+    assert_eq!(eval(&node("drop", ports)), Vec::<String>::new());
 }
 
 #[test]
 fn accept_policy_on_input_is_a_violation() {
     assert_eq!(
-        eval(&node(filter("accept", vec![]))),
+        eval(&node("accept", vec![])),
         vec!["chain inet filter/input on the input hook has policy accept, want drop"]
     );
 }
 
 #[test]
-fn ssh_accepted_in_any_spelling_is_named_by_position() {
-    for right in [
-        json!(22),
-        json!({"set": [22, 80]}),
-        json!({"range": [20, 30]}),
-        json!({"set": [{"range": [1, 1024]}]}),
-    ] {
-        let rules = vec![ssh_rule(json!(443)), ssh_rule(right.clone())];
-        let msgs = eval(&node(filter("drop", rules)));
-        assert_eq!(msgs.len(), 1, "{right}: {msgs:?}");
-        assert!(
-            msgs[0].starts_with("rule 2 of chain inet filter/input accepts tcp/22"),
-            "{}",
-            msgs[0]
-        );
-    }
+fn ssh_open_to_the_world_is_one_violation_naming_the_rule() {
+    let ports = vec![
+        open(
+            "ipv4",
+            [20, 30],
+            &["0.0.0.0/0"],
+            1,
+            "tcp dport 20-30 accept",
+        ),
+        open("ipv6", [20, 30], &["::/0"], 1, "tcp dport 20-30 accept"),
+        open(
+            "ipv4",
+            [443, 443],
+            &["0.0.0.0/0"],
+            0,
+            "tcp dport 443 accept",
+        ),
+    ];
+    assert_eq!(
+        eval(&node("drop", ports)),
+        vec!["rule 2 of chain inet filter/input accepts tcp/22 from 0.0.0.0/0, ::/0 (tcp dport 20-30 accept)"]
+    );
+}
+
+#[test]
+fn ssh_that_is_only_possibly_open_says_so() {
+    let mut port = open(
+        "ipv4",
+        [22, 22],
+        &["0.0.0.0/1", "128.0.0.0/1"],
+        0,
+        "meta mark 0x1 tcp dport 22 accept",
+    );
+    port["certain"] = json!(false);
+    assert_eq!(
+        eval(&node("drop", vec![port])),
+        vec!["rule 1 of chain inet filter/input may accept tcp/22 from 0.0.0.0/1, 128.0.0.0/1 (meta mark 0x1 tcp dport 22 accept)"]
+    );
+}
+
+#[test]
+fn ssh_on_loopback_only_passes() {
+    let mut port = open(
+        "ipv4",
+        [0, 65535],
+        &["0.0.0.0/0"],
+        0,
+        "iifname \"lo\" accept",
+    );
+    port["loopback_only"] = json!(true);
+    assert_eq!(eval(&node("drop", vec![port])), Vec::<String>::new());
 }
 
 #[test]
 fn no_input_chain_at_all_is_a_violation() {
+    let mut input = node("drop", vec![]);
+    for fam in ["ipv4", "ipv6"] {
+        input["node"]["firewall"]["exposure"]["families"][fam]["hooks"]["input"]["base_chains"] =
+            json!([]);
+    }
     assert_eq!(
-        eval(&node(json!({}))),
+        eval(&input),
         vec!["no base chain on the input hook: every port is open"]
+    );
+    input["node"]["firewall"]["exposure"]["families"]["ipv4"] =
+        node("drop", vec![])["node"]["firewall"]["exposure"]["families"]["ipv4"].clone();
+    assert_eq!(
+        eval(&input),
+        vec!["no base chain on the ipv6 input hook: every ipv6 port is open"]
+    );
+}
+
+#[test]
+fn missing_exposure_facts_are_a_violation() {
+    let input = json!({"node": {"firewall": {"exposure": null,
+        "exposure_errors": {"default": "document format \"palisade.nftables/0\""}}}});
+    let msgs = eval(&input);
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    assert!(
+        msgs[0].starts_with("no firewall exposure facts"),
+        "{}",
+        msgs[0]
     );
 }
 

@@ -50,6 +50,46 @@ fn annotations_are_not_bound() {
     let b = a.clone();
     a.annotations.cause = Some("poll".into());
     assert_eq!(a.extend_value(), b.extend_value());
+    a.annotations.cause = Some("nfnetlink".into());
+    a.annotations.generation = Some(42);
+    a.annotations.writer = Some(Writer {
+        pid: 1234,
+        comm: "nft".into(),
+    });
+    a.annotations.other_writers = vec![Writer {
+        pid: 99,
+        comm: "firewalld".into(),
+    }];
+    assert_eq!(a.extend_value(), b.extend_value());
+    assert_eq!(a.header(), b.header());
+}
+
+#[test]
+fn empty_annotations_are_omitted_and_writers_round_trip() {
+    let plain = entry(0, "x");
+    let json = serde_json::to_value(&plain).unwrap();
+    assert!(json.get("annotations").is_none(), "{json}");
+
+    let mut a = entry(1, "x");
+    a.annotations.cause = Some("nfnetlink".into());
+    a.annotations.generation = Some(7);
+    a.annotations.writer = Some(Writer {
+        pid: 10,
+        comm: "nft".into(),
+    });
+    let json = serde_json::to_value(&a).unwrap();
+    assert_eq!(
+        json["annotations"],
+        serde_json::json!({"cause": "nfnetlink", "generation": 7, "writer": {"pid": 10, "comm": "nft"}})
+    );
+    assert_eq!(serde_json::from_value::<LogEntry>(json).unwrap(), a);
+
+    // Entries written before these fields existed still parse.
+    let old = serde_json::json!({"seq": 1, "kind": "nftables", "name": "x",
+        "digest": a.digest, "annotations": {"cause": "poll"}});
+    let parsed: LogEntry = serde_json::from_value(old).unwrap();
+    assert_eq!(parsed.annotations.writer, None);
+    assert!(parsed.annotations.other_writers.is_empty());
 }
 
 #[test]

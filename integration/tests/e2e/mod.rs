@@ -2,4 +2,8 @@
 
 mod api;
 mod attestation;
+mod diff;
+mod events;
+mod inspect;
+mod network;
 mod support;

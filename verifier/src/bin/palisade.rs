@@ -1,12 +1,16 @@
 //! `palisade`: the operator CLI. Talks to the verifier's API over mutual TLS with the operator
-//! certificate from the verifier's state directory.
+//! certificate from the verifier's state directory; `palisade diff` also compares two ruleset
+//! files without any verifier.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use palisade_evidence::wire::ErrorBody;
+use palisade_firewall::diff::{diff, RulesetDiff};
+use palisade_firewall::Ruleset;
 use palisade_transport::pki::{self, PemPair};
 use palisade_verifier::api::AgentSummary;
 use palisade_verifier::store::ResultRecord;
@@ -41,6 +45,39 @@ enum Command {
     /// Enrolled agents.
     #[command(subcommand)]
     Agents(Agents),
+    /// Semantic diff of two nftables rulesets (exit 0: identical, 1: different, 2: error).
+    ///
+    /// `palisade diff OLD.json NEW.json` compares two files, each a canonical document (as the
+    /// agent measures it) or raw `nft -j list ruleset` output (detected). `palisade diff --agent
+    /// ID FROM TO` compares the rulesets two stored results of an agent judged (result ids, as
+    /// `agents results` lists them).
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct DiffArgs {
+    /// Compare two stored results of this agent instead of two files.
+    #[arg(long)]
+    agent: Option<String>,
+    /// With --agent: the document key (`nftables/<netns>`); default: the results' only
+    /// nftables document.
+    #[arg(long, requires = "agent")]
+    key: Option<String>,
+    /// Output format (`--json` is the same as `--format json`).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// The old ruleset: a file, or with --agent a result id.
+    from: String,
+    /// The new ruleset: a file, or with --agent a result id.
+    to: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// The summary line and one line per change.
+    Text,
+    /// The diff as JSON (`palisade.nftables-diff/1`, see docs/diff.md).
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,24 +98,81 @@ enum Agents {
     Remove { id: String },
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let is_diff = matches!(cli.command, Command::Diff(_));
+    let outcome = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()?;
-    runtime.block_on(run(cli))
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(run(cli)));
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("palisade: error: {e:#}");
+            // diff(1)'s convention: 2 is trouble, 1 is "different".
+            ExitCode::from(if is_diff { 2 } else { 1 })
+        }
+    }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    let tls = cli.state_dir.join("tls");
-    let ca =
-        pki::read_certs(&tls.join("ca.crt")).context("reading the verifier's CA certificate")?;
-    let operator = PemPair::read(&tls, "operator")?
-        .context("no operator certificate in the state directory")?;
-    let client =
-        palisade_transport::client::ca_client(&ca, Some(&operator), Duration::from_secs(30))?;
-    let base = cli.verifier.trim_end_matches('/');
+/// An HTTPS client for the verifier's operator API.
+struct Api {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    fn new(cli: &Cli) -> anyhow::Result<Self> {
+        let tls = cli.state_dir.join("tls");
+        let ca = pki::read_certs(&tls.join("ca.crt"))
+            .context("reading the verifier's CA certificate")?;
+        let operator = PemPair::read(&tls, "operator")?
+            .context("no operator certificate in the state directory")?;
+        let client =
+            palisade_transport::client::ca_client(&ca, Some(&operator), Duration::from_secs(30))?;
+        Ok(Self {
+            client,
+            base: cli.verifier.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// Sends the request; a non-success answer becomes an error with the verifier's message.
+    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("calling the verifier at {}", self.base))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let body = response.bytes().await.unwrap_or_default();
+        match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(err) => bail!("{} ({status}): {}", err.kind, err.message),
+            Err(_) => bail!("the verifier answered {status}"),
+        }
+    }
+
+    async fn get_bytes(&self, path: &str) -> anyhow::Result<Vec<u8>> {
+        let request = self.client.get(format!("{}{path}", self.base));
+        let response = self.send(request).await?;
+        Ok(response
+            .bytes()
+            .await
+            .context("reading the verifier's answer")?
+            .to_vec())
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Diff(args) = &cli.command {
+        return run_diff(&cli, args).await;
+    }
+    let api = Api::new(&cli)?;
+    let (client, base) = (&api.client, api.base.as_str());
     let (method, path) = match &cli.command {
+        Command::Diff(_) => bail!("unreachable: diff is handled above"),
         Command::Agents(Agents::List) => ("GET", "/v1/agents".to_owned()),
         Command::Agents(Agents::Show { id }) => ("GET", format!("/v1/agents/{id}")),
         Command::Agents(Agents::Results { id, limit }) => {
@@ -92,24 +186,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         "DELETE" => client.delete(format!("{base}{path}")),
         _ => client.get(format!("{base}{path}")),
     };
-    let response = request
-        .send()
-        .await
-        .with_context(|| format!("calling the verifier at {base}"))?;
-    let status = response.status();
-    let body: Value = response
+    let body: Value = api
+        .send(request)
+        .await?
         .json()
         .await
         .context("the verifier's answer is not JSON")?;
-    if !status.is_success() {
-        let err: ErrorBody = serde_json::from_value(body)?;
-        bail!("{} ({status}): {}", err.kind, err.message);
-    }
     if cli.json {
         println!("{}", serde_json::to_string_pretty(&body)?);
-        return Ok(());
+        return Ok(ExitCode::SUCCESS);
     }
     match cli.command {
+        Command::Diff(_) => {}
         Command::Agents(Agents::List) => print_list(serde_json::from_value(body)?),
         Command::Agents(Agents::Show { .. }) => print_show(&body)?,
         Command::Agents(Agents::Results { .. }) => {
@@ -120,7 +208,111 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Agents(Agents::Attest { .. }) => print_result(&serde_json::from_value(body)?),
         Command::Agents(Agents::Remove { id }) => println!("removed {id}"),
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `palisade diff`: prints the diff; exit code 0 when identical, 1 when different.
+async fn run_diff(cli: &Cli, args: &DiffArgs) -> anyhow::Result<ExitCode> {
+    let (old, new) = match &args.agent {
+        None => (
+            read_file(Path::new(&args.from))?,
+            read_file(Path::new(&args.to))?,
+        ),
+        Some(agent) => {
+            let api = Api::new(cli)?;
+            stored(&api, agent, args.key.as_deref(), &args.from, &args.to).await?
+        }
+    };
+    let d = diff(&old, &new);
+    print_diff(&d, if cli.json { Format::Json } else { args.format })?;
+    Ok(if d.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_diff(d: &RulesetDiff, format: Format) -> anyhow::Result<()> {
+    match format {
+        Format::Text => print!("{}", d.to_text()),
+        Format::Json => println!("{}", serde_json::to_string_pretty(d)?),
+    }
     Ok(())
+}
+
+/// A ruleset file: a canonical document, or `nft -j list ruleset` output (it has `nftables`).
+fn read_file(path: &Path) -> anyhow::Result<Ruleset> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    parse_ruleset(&bytes).with_context(|| format!("reading {}", path.display()))
+}
+
+fn parse_ruleset(bytes: &[u8]) -> anyhow::Result<Ruleset> {
+    let value: Value = serde_json::from_slice(bytes).context("not JSON")?;
+    if value.get("nftables").is_some() {
+        Ok(palisade_firewall::from_nft_json(bytes).context("not a valid `nft -j` listing")?)
+    } else if value.get("format").is_some() {
+        Ok(Ruleset::from_canonical(bytes).context("not a valid canonical ruleset document")?)
+    } else {
+        bail!("neither a canonical ruleset document (`format`) nor `nft -j list ruleset` output (`nftables`)")
+    }
+}
+
+/// The rulesets results `from` and `to` of `agent` judged, under `key` (default: their only
+/// nftables document).
+async fn stored(
+    api: &Api,
+    agent: &str,
+    key: Option<&str>,
+    from: &str,
+    to: &str,
+) -> anyhow::Result<(Ruleset, Ruleset)> {
+    let mut results = Vec::new();
+    for id in [from, to] {
+        let id: i64 = id
+            .parse()
+            .with_context(|| format!("result id {id:?} is not a number"))?;
+        let bytes = api
+            .get_bytes(&format!("/v1/agents/{agent}/results/{id}"))
+            .await?;
+        let r: ResultRecord = serde_json::from_slice(&bytes).context("reading a stored result")?;
+        results.push(r);
+    }
+    let key = match key {
+        Some(k) => k.to_owned(),
+        None => {
+            let keys: std::collections::BTreeSet<&String> = results
+                .iter()
+                .flat_map(|r| r.documents.keys())
+                .filter(|k| palisade_verifier::changes::is_nftables(k))
+                .collect();
+            match keys.into_iter().collect::<Vec<_>>().as_slice() {
+                [only] => (*only).clone(),
+                [] => bail!("the results hold no nftables document"),
+                many => bail!("several nftables documents ({many:?}): choose one with --key"),
+            }
+        }
+    };
+    let mut rulesets = Vec::new();
+    for r in &results {
+        let digest = r.documents.get(&key).with_context(|| {
+            format!(
+                "result {} has no document {key:?} (it has: {:?})",
+                r.id,
+                r.documents.keys()
+            )
+        })?;
+        let bytes = api.get_bytes(&format!("/v1/documents/{digest}")).await?;
+        let ruleset = Ruleset::from_canonical(&bytes).with_context(|| {
+            format!(
+                "document {digest} of result {} is not a canonical ruleset",
+                r.id
+            )
+        })?;
+        rulesets.push(ruleset);
+    }
+    let new = rulesets.pop().context("two results")?;
+    let old = rulesets.pop().context("two results")?;
+    Ok((old, new))
 }
 
 fn print_list(agents: Vec<AgentSummary>) {

@@ -32,7 +32,37 @@ fn result(agent: &str, outcome: Outcome) -> ResultRecord {
         error: None,
         policy: None,
         duration_us: 5,
+        documents: BTreeMap::new(),
+        changes: None,
     }
+}
+
+#[tokio::test]
+async fn documents_are_stored_once_and_linked_to_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir).await;
+    s.register(&request("a1", "https://x:1"), b"s", "2999-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    let mut r = result("a1", Outcome::Pass);
+    r.documents.insert("nftables/host".into(), "d1".into());
+    let contents: BTreeMap<String, Vec<u8>> = [("d1".to_owned(), b"{}".to_vec())].into();
+    let first = s.record(&r, &contents, None).await.unwrap();
+    let second = s.record(&r, &contents, None).await.unwrap();
+    assert_eq!(s.document("d1").await.unwrap().unwrap(), b"{}");
+    assert_eq!(
+        s.result("a1", first).await.unwrap().unwrap().documents["nftables/host"],
+        "d1"
+    );
+    assert_eq!(s.previous_verified("a1").await.unwrap().unwrap().id, second);
+    s.record(&result("a1", Outcome::Error), &BTreeMap::new(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.previous_verified("a1").await.unwrap().unwrap().id,
+        second,
+        "errors judge no documents"
+    );
 }
 
 #[tokio::test]
@@ -104,10 +134,12 @@ async fn results_and_state_are_recorded_together_and_survive_reopen() {
             log: Some(palisade_evidence::log::LogState::GENESIS),
             ..Default::default()
         };
-        s.record(&result("a1", Outcome::Pass), Some(&state))
+        s.record(&result("a1", Outcome::Pass), &BTreeMap::new(), Some(&state))
             .await
             .unwrap();
-        s.record(&result("a1", Outcome::Fail), None).await.unwrap();
+        s.record(&result("a1", Outcome::Fail), &BTreeMap::new(), None)
+            .await
+            .unwrap();
     }
     let s = store(&dir).await;
     let a = s.agent("a1").await.unwrap().unwrap();
@@ -131,7 +163,9 @@ async fn removal_cascades_to_results() {
     s.register(&request("a1", "https://x:1"), b"s", "2999-01-01T00:00:00Z")
         .await
         .unwrap();
-    s.record(&result("a1", Outcome::Pass), None).await.unwrap();
+    s.record(&result("a1", Outcome::Pass), &BTreeMap::new(), None)
+        .await
+        .unwrap();
     assert!(s.remove("a1").await.unwrap());
     assert!(!s.remove("a1").await.unwrap());
     assert!(s.results("a1", 10).await.unwrap().is_empty());

@@ -10,7 +10,7 @@ use palisade_firewall::{from_nft_json, Ruleset};
 fn model(c: &mut Criterion) {
     let mut g = c.benchmark_group("model");
     g.sample_size(10);
-    for rules in [1_000usize, 10_000] {
+    for rules in [1_000usize, 10_000, 100_000] {
         let json = generate_json(rules);
         let Ok(ruleset) = from_nft_json(json.as_bytes()) else {
             return;

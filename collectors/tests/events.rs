@@ -5,41 +5,17 @@
 
 use std::io::Write as _;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use palisade_collectors::nftables::events::{NftEvent, NftEvents};
-use palisade_collectors::NetNs;
+
+use crate::support::Ns;
 
 const WAIT: Duration = Duration::from_secs(5);
 /// How long "nothing else arrives" is watched for.
 const QUIET: Duration = Duration::from_millis(500);
 
-/// A network namespace `palev-<pid>-<n>`, deleted on drop.
-struct Ns {
-    name: String,
-}
-
 impl Ns {
-    fn new() -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "palev-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let status = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .unwrap();
-        assert!(status.success(), "ip netns add {name}");
-        Self { name }
-    }
-
-    fn netns(&self) -> NetNs {
-        NetNs::named(&self.name)
-    }
-
     /// Starts `ip netns exec NS nft ARGS…` with `stdin` on its standard input.
     fn spawn_nft(&self, args: &[&str], stdin: &str) -> Child {
         let mut child = Command::new("ip")
@@ -72,14 +48,6 @@ impl Ns {
     }
 }
 
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
-
 fn committed(events: &mut NftEvents) -> (u32, u32, String) {
     match events.next_timeout(WAIT).unwrap() {
         Some(NftEvent::Committed {
@@ -93,7 +61,7 @@ fn committed(events: &mut NftEvents) -> (u32, u32, String) {
 
 #[test]
 fn commit_is_announced_with_the_writers_pid_and_comm_and_generations_increase() {
-    let ns = Ns::new();
+    let ns = Ns::new("ev");
     let mut events = NftEvents::subscribe(&ns.netns()).unwrap();
     // `ip netns exec` enters the namespace and execs nft in place: the child's pid is nft's.
     let pid = ns.nft(&["add", "table", "inet", "t"]);
@@ -109,7 +77,7 @@ fn commit_is_announced_with_the_writers_pid_and_comm_and_generations_increase() 
 
 #[test]
 fn changes_in_another_namespace_are_not_seen() {
-    let (watched, other) = (Ns::new(), Ns::new());
+    let (watched, other) = (Ns::new("ev"), Ns::new("ev"));
     let mut events = NftEvents::subscribe(&watched.netns()).unwrap();
     other.nft(&["add", "table", "inet", "elsewhere"]);
     assert_eq!(events.next_timeout(QUIET).unwrap(), None);
@@ -120,7 +88,7 @@ fn changes_in_another_namespace_are_not_seen() {
 
 #[test]
 fn a_batch_of_many_commands_is_one_commit() {
-    let ns = Ns::new();
+    let ns = Ns::new("ev");
     let mut events = NftEvents::subscribe(&ns.netns()).unwrap();
     let mut script = String::from(
         "add table inet b\nadd chain inet b input { type filter hook input priority 0; }\n\
@@ -139,7 +107,7 @@ fn a_batch_of_many_commands_is_one_commit() {
 
 #[test]
 fn a_reader_that_falls_behind_is_told_events_were_lost() {
-    let ns = Ns::new();
+    let ns = Ns::new("ev");
     let mut events = NftEvents::subscribe(&ns.netns()).unwrap();
     // Tens of thousands of object notifications, unread while they arrive: more than the
     // socket's receive buffer holds.

@@ -11,11 +11,9 @@
 use std::collections::BTreeSet;
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use palisade_collectors::NetNs;
+use crate::support::{run, Ns};
 use palisade_firewall::exposure::{exposure, Exposure, Packet, PacketVerdict};
 
 /// How long a probe waits for an answer before it counts as not delivered. Local veth: a
@@ -40,68 +38,6 @@ const PORTS: [u16; 14] = [
     22, 23, 25, 53, 80, 443, 1500, 2001, 3000, 3306, 5000, 8080, 8443, 9000,
 ];
 
-fn run(cmd: &str, args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    let mut child = Command::new(cmd)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(text) = stdin {
-        use std::io::Write as _;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// A network namespace, deleted on drop.
-struct Ns(String);
-
-impl Ns {
-    fn new(role: &str) -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let name = format!("palexp-{role}-{}-{n}", std::process::id());
-        run("ip", &["netns", "add", &name], None);
-        Self(name)
-    }
-
-    fn batch(&self, lines: &str) {
-        run("ip", &["-n", &self.0, "-batch", "-"], Some(lines));
-    }
-
-    fn nft(&self, script: &str) {
-        run(
-            "ip",
-            &["netns", "exec", &self.0, "nft", "-f", "-"],
-            Some(script),
-        );
-    }
-
-    fn netns(&self) -> NetNs {
-        NetNs::named(&self.0)
-    }
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
 const SERVER_MAC: &str = "02:00:00:00:00:01";
 const CLIENT_MAC: &str = "02:00:00:00:00:02";
 
@@ -113,13 +49,27 @@ struct Pair {
 
 impl Pair {
     fn new() -> Self {
-        let server = Ns::new("srv");
-        let client = Ns::new("cli");
+        let server = Ns::new("exps");
+        let client = Ns::new("expc");
         run(
             "ip",
             &[
-                "link", "add", "veth-s", "address", SERVER_MAC, "netns", &server.0, "type", "veth",
-                "peer", "name", "veth-c", "address", CLIENT_MAC, "netns", &client.0,
+                "link",
+                "add",
+                "veth-s",
+                "address",
+                SERVER_MAC,
+                "netns",
+                &server.name,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "veth-c",
+                "address",
+                CLIENT_MAC,
+                "netns",
+                &client.name,
             ],
             None,
         );
@@ -144,8 +94,8 @@ impl Pair {
             ));
         }
         s.push_str("route add default dev veth-s\nroute add ::/0 dev veth-s\n");
-        server.batch(&s);
-        client.batch(&c);
+        server.ip_batch(&s);
+        client.ip_batch(&c);
         Self { server, client }
     }
 }
@@ -283,13 +233,13 @@ fn probe(
 /// Loads `script`, computes exposure from the listing, probes, and compares.
 fn check(name: &str, script: &str, majority_certain: bool) {
     let pair = Pair::new();
-    pair.server.nft(&format!("flush ruleset\n{script}"));
+    pair.server.load(&format!("flush ruleset\n{script}"));
     let listing = run(
         "ip",
         &[
             "netns",
             "exec",
-            &pair.server.0,
+            &pair.server.name,
             "nft",
             "-j",
             "list",

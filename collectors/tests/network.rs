@@ -2,37 +2,16 @@
 //! configured with iproute2 (needs root). Invariance (same configuration, different history →
 //! same digest), variance (any configuration change → different digest), and events.
 
-use std::io::Write as _;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use palisade_collectors::network::{self, NetworkConfig, NetworkEvent, NetworkEvents, Scalar};
+
 use palisade_collectors::NetNs;
 
-/// A network namespace `palnet-<pid>-<n>`, deleted on drop.
-struct Ns {
-    name: String,
-}
+use crate::support::{self, Ns};
 
 impl Ns {
-    fn new() -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "palnet-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        run("ip", &["netns", "add", &name]);
-        let ns = Self { name };
-        ns.ip("link set lo up");
-        ns
-    }
-
-    fn netns(&self) -> NetNs {
-        NetNs::named(&self.name)
-    }
-
     /// `ip -n NS ARGS…` (ARGS split on whitespace); panics on failure.
     fn ip(&self, args: &str) {
         let mut all = vec!["-n", self.name.as_str()];
@@ -40,32 +19,8 @@ impl Ns {
         run("ip", &all);
     }
 
-    /// `ip -n NS -batch -` with these lines.
-    fn ip_batch(&self, lines: &str) {
-        let mut child = Command::new("ip")
-            .args(["-n", &self.name, "-batch", "-"])
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(lines.as_bytes())
-            .unwrap();
-        let status = child.wait().unwrap();
-        assert!(status.success(), "ip -batch failed in {}", self.name);
-    }
-
-    /// `ip netns exec NS CMD…`; panics on failure.
-    fn exec(&self, cmd: &[&str]) {
-        let mut all = vec!["netns", "exec", self.name.as_str()];
-        all.extend_from_slice(cmd);
-        run("ip", &all);
-    }
-
     fn sysctl(&self, setting: &str) {
-        self.exec(&["sysctl", "-q", "-w", setting]);
+        self.exec(&["sysctl", "-q", "-w", setting], None);
     }
 
     fn read(&self) -> NetworkConfig {
@@ -77,21 +32,9 @@ impl Ns {
     }
 }
 
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
-
+/// `program ARGS…`; panics on failure.
 fn run(program: &str, args: &[&str]) {
-    let out = Command::new(program).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::run(program, args, None);
 }
 
 /// The reference configuration, built in one of two orders. Order 1 creates the veth pair
@@ -154,7 +97,7 @@ fn build(ns: &Ns, order: u8) {
 
 #[test]
 fn reader_sees_links_addresses_routes_rules_and_sysctls() {
-    let ns = Ns::new();
+    let ns = Ns::new("net");
     build(&ns, 1);
     let config = ns.read();
     println!("{}", serde_json::to_string_pretty(&config).unwrap());
@@ -273,8 +216,8 @@ fn reader_sees_links_addresses_routes_rules_and_sysctls() {
 
 #[test]
 fn same_configuration_built_in_a_different_order_has_the_same_digest() {
-    let a = Ns::new();
-    let b = Ns::new();
+    let a = Ns::new("net");
+    let b = Ns::new("net");
     build(&a, 1);
     build(&b, 2);
     let (ca, cb) = (a.read(), b.read());
@@ -304,8 +247,8 @@ fn same_configuration_built_in_a_different_order_has_the_same_digest() {
 
 #[test]
 fn reading_twice_and_traffic_do_not_change_the_digest() {
-    let ns = Ns::new();
-    let peer = Ns::new();
+    let ns = Ns::new("net");
+    let peer = Ns::new("net");
     ns.ip(&format!(
         "link add up0 type veth peer name down0 netns {}",
         peer.name
@@ -321,7 +264,7 @@ fn reading_twice_and_traffic_do_not_change_the_digest() {
     );
     let first = before.canonical().unwrap();
     assert_eq!(ns.read().canonical().unwrap(), first);
-    ns.exec(&["ping", "-c", "3", "-i", "0.2", "-q", "10.5.0.2"]);
+    ns.exec(&["ping", "-c", "3", "-i", "0.2", "-q", "10.5.0.2"], None);
     // Traffic also fills the neighbour table, which is not measured either.
     let after = ns.read().canonical().unwrap();
     assert_eq!(after.as_str(), first.as_str());
@@ -329,7 +272,7 @@ fn reading_twice_and_traffic_do_not_change_the_digest() {
 
 #[test]
 fn every_configuration_change_changes_the_digest() {
-    let ns = Ns::new();
+    let ns = Ns::new("net");
     build(&ns, 1);
     let mut seen = vec![ns.digest()];
     let mut check = |what: &str, ns: &Ns| {
@@ -359,8 +302,8 @@ fn every_configuration_change_changes_the_digest() {
 
 #[test]
 fn equal_priority_rules_keep_their_evaluation_order() {
-    let a = Ns::new();
-    let b = Ns::new();
+    let a = Ns::new("net");
+    let b = Ns::new("net");
     for (ns, tables) in [(&a, [100, 200]), (&b, [200, 100])] {
         for table in tables {
             ns.ip(&format!(
@@ -381,7 +324,7 @@ fn equal_priority_rules_keep_their_evaluation_order() {
 
 #[test]
 fn sysctls_are_read_in_the_namespace() {
-    let ns = Ns::new();
+    let ns = Ns::new("net");
     ns.ip("link add sy0 type veth peer name sy1");
     let host = network::read(&NetNs::Current).unwrap();
     let host_forward = host.sysctls["net/ipv4/ip_forward"].clone();
@@ -401,7 +344,7 @@ fn sysctls_are_read_in_the_namespace() {
 
 #[test]
 fn per_link_sysctls_from_the_link_dump_match_proc() {
-    let ns = Ns::new();
+    let ns = Ns::new("net");
     ns.ip("link add pl0 type veth peer name pl1");
     ns.sysctl("net.ipv4.conf.pl0.rp_filter=1");
     ns.sysctl("net.ipv4.conf.pl1.accept_redirects=0");
@@ -488,7 +431,7 @@ fn instantiate_legacy_filter(ns: &Ns) -> bool {
 
 #[test]
 fn legacy_iptables_is_flagged() {
-    let ns = Ns::new();
+    let ns = Ns::new("net");
     let before = ns.read();
     assert!(
         before.legacy_xtables.ip.is_empty(),
@@ -509,7 +452,7 @@ fn legacy_iptables_is_flagged() {
     assert!(after.flags.contains(network::model::FLAG_LEGACY_IPTABLES));
     assert_ne!(before.canonical().unwrap(), after.canonical().unwrap());
     // Read from a thread inside the namespace: another namespace's tables are not seen.
-    let other = Ns::new();
+    let other = Ns::new("net");
     assert!(other.read().legacy_xtables.ip.is_empty());
 }
 
@@ -529,8 +472,8 @@ fn drain(events: &mut NetworkEvents, wait: Duration) -> Vec<NetworkEvent> {
 
 #[test]
 fn changes_in_the_namespace_produce_events_and_other_namespaces_do_not() {
-    let ns = Ns::new();
-    let other = Ns::new();
+    let ns = Ns::new("net");
+    let other = Ns::new("net");
     ns.ip("link add ev0 type veth peer name ev1");
     ns.ip("link set ev0 up");
     let mut events = NetworkEvents::subscribe(&ns.netns()).unwrap();
@@ -578,7 +521,7 @@ fn changes_in_the_namespace_produce_events_and_other_namespaces_do_not() {
         "another namespace's changes leaked: {got:?}"
     );
     // The host's namespace does not see them either, and a change there is not ours.
-    let host = Ns::new();
+    let host = Ns::new("net");
     host.ip("link add ho0 type veth peer name ho1");
     let got = drain(&mut events, Duration::from_millis(200));
     assert!(got.is_empty(), "{got:?}");
@@ -586,7 +529,7 @@ fn changes_in_the_namespace_produce_events_and_other_namespaces_do_not() {
 
 #[test]
 fn blocking_next_returns_an_event() {
-    let ns = Ns::new();
+    let ns = Ns::new("net");
     let mut events = NetworkEvents::subscribe(&ns.netns()).unwrap();
     let name = ns.name.clone();
     let writer = std::thread::spawn(move || {

@@ -3,79 +3,13 @@
 //! is not configuration (handles, counters, element and creation order, spellings) and changes
 //! with every semantic change — in the whole digest and only in the changed table's digest.
 
-use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use palisade_collectors::nftables::{Measurement, NftReader};
-use palisade_collectors::NetNs;
 
-/// A network namespace `palnft-<pid>-<n>` with `lo` up, deleted on drop.
-struct Ns {
-    name: String,
-}
+use crate::support::Ns;
 
 impl Ns {
-    fn new() -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "palnft-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let status = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .unwrap();
-        assert!(status.success(), "ip netns add {name}");
-        let ns = Self { name };
-        ns.exec(&["ip", "link", "set", "lo", "up"]);
-        ns
-    }
-
-    /// `ip netns exec NS ARGS…`; panics on failure.
-    fn exec(&self, args: &[&str]) {
-        let output = Command::new("ip")
-            .args(["netns", "exec", &self.name])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{args:?} in {}: {}",
-            self.name,
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-
-    /// `nft -f -` with `script` on stdin; panics on failure.
-    fn load(&self, script: &str) {
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.name, "nft", "-f", "-"])
-            .stdin(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        let output = child.wait_with_output().unwrap();
-        assert!(
-            output.status.success(),
-            "nft -f in {}: {}",
-            self.name,
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-
-    fn netns(&self) -> NetNs {
-        NetNs::named(&self.name)
-    }
-
     fn raw(&self) -> Vec<u8> {
         NftReader::default()
             .list_ruleset_json(&self.netns())
@@ -87,16 +21,8 @@ impl Ns {
     }
 }
 
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
-
 fn measure_script(script: &str) -> Measurement {
-    let ns = Ns::new();
+    let ns = Ns::new("nft");
     ns.load(script);
     ns.measure()
 }
@@ -191,12 +117,12 @@ fn assert_same(a: &Measurement, b: &Measurement) {
 #[test]
 fn reload_with_new_handles_keeps_digests() {
     let script = format!("{}{OTHER_TABLE}", corpus("cis-baseline"));
-    let ns = Ns::new();
+    let ns = Ns::new("nft");
     ns.load(&script);
     let (raw1, first) = (ns.raw(), ns.measure());
-    ns.exec(&["nft", "flush", "ruleset"]);
+    ns.exec(&["nft", "flush", "ruleset"], None);
     ns.load("table inet scratch {\n chain c {\n }\n }");
-    ns.exec(&["nft", "delete", "table", "inet", "scratch"]);
+    ns.exec(&["nft", "delete", "table", "inet", "scratch"], None);
     ns.load(&script);
     let (raw2, second) = (ns.raw(), ns.measure());
     assert_ne!(raw1, raw2, "the reload must give new handles");
@@ -220,10 +146,10 @@ table inet a {
 
 #[test]
 fn ticking_counters_quotas_and_dynamic_set_elements_keep_digests() {
-    let ns = Ns::new();
+    let ns = Ns::new("nft");
     ns.load(&format!("{COUNTING}{OTHER_TABLE}"));
     let (raw1, before) = (ns.raw(), ns.measure());
-    ns.exec(&["ping", "-c", "3", "-i", "0.01", "-q", "127.0.0.1"]);
+    ns.exec(&["ping", "-c", "3", "-i", "0.01", "-q", "127.0.0.1"], None);
     let (raw2, after) = (ns.raw(), ns.measure());
     let listed = String::from_utf8_lossy(&raw2);
     assert_ne!(raw1, raw2, "traffic must change counters: {listed}");
@@ -253,14 +179,20 @@ fn set_element_order_keeps_digests() {
         "10.0.0.0/8, 192.0.2.1, 198.51.100.0/24",
         "22 : accept, 80 : drop",
     ));
-    let ns = Ns::new();
+    let ns = Ns::new("nft");
     ns.load(&with(
         "198.51.100.0/24, 10.0.0.0/8",
         "198.51.100.0/24, 192.0.2.1, 10.0.0.0/8",
         "80 : drop",
     ));
-    ns.exec(&["nft", "add", "element", "inet", "a", "s", "{ 192.0.2.1 }"]);
-    ns.exec(&["nft", "add", "element", "inet", "a", "m", "{ 22 : accept }"]);
+    ns.exec(
+        &["nft", "add", "element", "inet", "a", "s", "{ 192.0.2.1 }"],
+        None,
+    );
+    ns.exec(
+        &["nft", "add", "element", "inet", "a", "m", "{ 22 : accept }"],
+        None,
+    );
     let second = ns.measure();
     assert_same(&first, &second);
 }

@@ -12,3 +12,4 @@ mod events;
 mod exposure;
 mod network;
 mod nftables;
+mod support;

@@ -422,7 +422,7 @@ fn dedupe(next: Vec<Live>) -> Vec<Live> {
 }
 
 /// Exact merge of neighbouring live regions with the same certainty, taint and `via`.
-fn merge_live(all: Vec<Live>) -> Vec<Live> {
+pub(crate) fn merge_live(all: Vec<Live>) -> Vec<Live> {
     let items = all
         .into_iter()
         .map(|l| (l.region, (l.certain, l.taint, l.via)))

@@ -3,9 +3,8 @@
 //! packet goes on to the next; drop is final; a chain's policy applies when its rules fall
 //! through).
 
-use super::eval::{add_via, ChainOut, Eval};
+use super::eval::{add_via, merge_live, ChainOut, Eval};
 use super::matcher::Ctx;
-use super::merge::coalesce;
 use super::space::{Ivs, Space, CT, IIF, OIF};
 use super::values::Interfaces;
 use super::{Live, Notes};
@@ -160,7 +159,7 @@ fn path(eval: &mut Eval<'_>, hook: &str, stages: &[Stage<'_>], ifaces: &Interfac
         }
         accepted.extend(skip);
         live = if accepted.len() > 64 {
-            merge(accepted)
+            merge_live(accepted)
         } else {
             accepted
         };
@@ -245,22 +244,6 @@ fn entry(
     }
     let _ = space;
     (enter, skip)
-}
-
-fn merge(all: Vec<Live>) -> Vec<Live> {
-    let items = all
-        .into_iter()
-        .map(|l| (l.region, (l.certain, l.taint, l.via)))
-        .collect();
-    coalesce(items, Clone::clone, |_, _| {}, true)
-        .into_iter()
-        .map(|(region, (certain, taint, via))| Live {
-            region,
-            certain,
-            taint,
-            via,
-        })
-        .collect()
 }
 
 /// A packet in an uncertain accepted region that no dropped region holds is accepted on every

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use palisade_collectors::nftables::events::{NftEvent, NftEvents};
 use palisade_collectors::NetNs;
@@ -244,19 +244,35 @@ fn a_burst_of_commits_coalesces_into_fewer_entries_ending_at_its_last_generation
         }
     }
 
-    // The agent's entries for the burst end with one at the last generation.
+    // The agent's entries for the burst end with one at the last generation — or, when a
+    // window of the burst already listed the final ruleset, the last window's measurement was
+    // equal to it and appended nothing: then the entries settle on an earlier generation of
+    // the burst (the final document is checked below either way).
+    let mut settled: Option<(usize, Instant)> = None;
     let burst: Vec<LogEntry> = wait_until(
-        "an entry at the burst's last generation",
+        "the burst's entries to end at its last generation or settle",
         Duration::from_secs(10),
         || {
             let new: Vec<LogEntry> = entries(&w, before)
                 .into_iter()
                 .filter(|e| e.kind == kind::NFTABLES)
                 .collect();
-            Ok(new
-                .last()
-                .is_some_and(|e| e.annotations.generation == Some(last))
-                .then_some(new))
+            let Some(gen) = new.last().and_then(|e| e.annotations.generation) else {
+                return Ok(None);
+            };
+            if gen == last {
+                return Ok(Some(new));
+            }
+            match settled {
+                Some((n, since)) if n == new.len() && since.elapsed() > Duration::from_secs(1) => {
+                    Ok(Some(new))
+                }
+                Some((n, _)) if n == new.len() => Ok(None),
+                _ => {
+                    settled = Some((new.len(), Instant::now()));
+                    Ok(None)
+                }
+            }
         },
     )
     .unwrap_or_else(|e| panic!("{e}\nagent log:\n{}", w.agent.log_tail()));

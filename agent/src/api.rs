@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use palisade_evidence::wire::{ErrorBody, Evidence, QuoteQuery, QuoteRequest};
 use serde::Serialize;
 
+use crate::events::EventLog;
 use crate::measure::{MeasureError, Measurer};
 
 /// Requests carry no body; anything larger than this is refused.
@@ -26,6 +27,8 @@ pub struct ApiState {
     pub agent_id: String,
     /// SHA-256 of the AK public area.
     pub ak_fingerprint: String,
+    /// Attributed runtime events, for the evidence.
+    pub events: Arc<EventLog>,
 }
 
 /// An API failure, mapped to a status and a stable `type`.
@@ -90,7 +93,7 @@ async fn quote(
             state.measurer.pcr()
         )));
     }
-    let evidence = state
+    let mut evidence = state
         .measurer
         .evidence(&req)
         .await
@@ -98,6 +101,7 @@ async fn quote(
             tracing::warn!(error = %e, "quote failed");
             ApiError::Unavailable(format!("cannot produce evidence: {e}"))
         })?;
+    evidence.events = Some(state.events.slice(req.event_cursor.as_deref()));
     Ok(Json(evidence))
 }
 

@@ -4,9 +4,11 @@
 //! poll as the safety net.
 
 use std::future::Future;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine as _;
-use std::time::Duration;
 
 use palisade_evidence::wire::RegisterRequest;
 use palisade_transport::pki::{self, PemPair};
@@ -16,9 +18,11 @@ use tokio::net::TcpListener;
 use crate::api::{self, ApiState};
 use crate::config::Config;
 use crate::enrol::Enrolment;
+use crate::events::EventLog;
 use crate::measure::{annotations, MeasureError, Measurer};
 use crate::network::{self, NetworkMeasureError};
 use crate::nftables::{self, NftMeasureError};
+use crate::runtime::{self, Object, OwnPrograms, Routes, RuntimeMeasureError};
 use crate::store::LogStore;
 use crate::tpm::esapi::{EsapiConfig, EsapiTpm};
 use crate::tpm::{TpmError, TpmIdentity};
@@ -55,6 +59,9 @@ pub enum AgentError {
     /// The network configuration could not be measured at start-up.
     #[error(transparent)]
     Network(#[from] NetworkMeasureError),
+    /// The runtime inventory could not be measured at start-up.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeMeasureError),
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> AgentError {
@@ -108,26 +115,45 @@ pub async fn run(
         triggers::COALESCE_WINDOW,
         move |burst| nftables::on_burst(m.clone(), ns.clone(), burst),
     );
-    if let Err(error) = nftables::spawn_event_source(&config.netns, nft_triggers) {
+    if let Err(error) = nftables::spawn_event_source(&config.netns, nft_triggers.clone()) {
         tracing::warn!(%error, fallback_ms = config.measure_interval.as_millis(),
             "no nftables change events: changes are measured by the periodic poll only");
     }
     nftables::measure(&measurer, &config.netns, annotations("startup")).await?;
 
     // The network configuration, the same way, with its own loop and window.
+    let mut net_loop = None;
     if config.network.enabled {
         let (m, ns) = (measurer.clone(), config.netns.clone());
+        let attribution = if config.runtime.enabled && config.runtime.ebpf {
+            triggers::ATTRIBUTION_GRACE
+        } else {
+            std::time::Duration::ZERO
+        };
         let net_triggers = triggers::spawn_measure_loop(
             "network",
             config.measure_interval,
-            config.network.coalesce,
+            triggers::Window {
+                coalesce: config.network.coalesce,
+                attribution,
+            },
             move |burst| network::on_burst(m.clone(), ns.clone(), burst),
         );
-        if let Err(error) = network::spawn_event_source(&config.netns, net_triggers) {
+        if let Err(error) = network::spawn_event_source(&config.netns, net_triggers.clone()) {
             tracing::warn!(%error, fallback_ms = config.measure_interval.as_millis(),
                 "no rtnetlink change events: network changes are measured by the periodic poll only");
         }
         network::measure(&measurer, &config.netns, annotations("startup")).await?;
+        net_loop = Some(net_triggers);
+    }
+
+    // The runtime inventory: one loop per object, the eBPF monitor feeding all of them (and
+    // the ruleset's and network's loops, with writers rtnetlink does not name).
+    let events = Arc::new(EventLog::new(config.runtime.event_buffer));
+    if config.runtime.enabled {
+        start_runtime(&config, &measurer, &events, nft_triggers, net_loop).await?;
+    } else {
+        events.set_monitor(Err("runtime measurement disabled by configuration".into()));
     }
 
     let tls = tls_identity(&config)?;
@@ -140,6 +166,7 @@ pub async fn run(
         measurer: measurer.clone(),
         agent_id: agent_id.clone(),
         ak_fingerprint,
+        events,
     };
     tokio::spawn(palisade_transport::server::serve(
         listener,
@@ -174,6 +201,83 @@ pub async fn run(
     });
     shutdown.await;
     tracing::info!("shutting down");
+    Ok(())
+}
+
+/// Starts the runtime objects' loops and the eBPF monitor, then measures each object once.
+async fn start_runtime(
+    config: &Config,
+    measurer: &Arc<Measurer>,
+    events: &Arc<EventLog>,
+    nftables: tokio::sync::mpsc::Sender<triggers::Trigger>,
+    network: Option<tokio::sync::mpsc::Sender<triggers::Trigger>>,
+) -> Result<(), AgentError> {
+    let own = OwnPrograms::default();
+    let spawn = |object: Object| {
+        let (m, ns, own) = (measurer.clone(), config.netns.clone(), own.clone());
+        triggers::spawn_measure_loop(
+            object.kind(),
+            config.measure_interval,
+            config.runtime.coalesce,
+            move |burst| runtime::on_burst(object, m.clone(), ns.clone(), own.clone(), burst),
+        )
+    };
+    let lost = Arc::new(AtomicU64::new(0));
+    let (m, total) = (measurer.clone(), lost.clone());
+    let routes = Routes {
+        bpf: spawn(Object::Bpf),
+        sockets: spawn(Object::Sockets),
+        kernel: spawn(Object::Kernel),
+        network,
+        nftables,
+        loss: triggers::spawn_measure_loop(
+            "event-loss",
+            config.measure_interval,
+            config.runtime.coalesce,
+            move |burst| runtime::on_loss(m.clone(), total.clone(), burst),
+        ),
+    };
+    let monitoring = if config.runtime.ebpf {
+        runtime::spawn_monitor(
+            &config.netns,
+            config.runtime.ring_bytes,
+            routes,
+            events.clone(),
+            own.clone(),
+            lost,
+        )
+    } else {
+        Err("eBPF monitoring disabled by configuration".to_owned())
+    };
+    match &monitoring {
+        Ok(()) => {
+            let doc = runtime::loss_document(0).map_err(RuntimeMeasureError::from)?;
+            measurer
+                .record(
+                    palisade_evidence::log::kind::EVENT_LOSS,
+                    runtime::LOSS_NAME,
+                    doc,
+                    annotations("startup"),
+                )
+                .await
+                .map_err(RuntimeMeasureError::from)?;
+        }
+        Err(error) => {
+            tracing::warn!(%error, fallback_ms = config.measure_interval.as_millis(),
+                "no eBPF events: the runtime inventory is measured by the periodic poll only");
+            events.set_monitor(Err(error.clone()));
+        }
+    }
+    for object in Object::ALL {
+        runtime::measure(
+            object,
+            measurer,
+            &config.netns,
+            &own,
+            annotations("startup"),
+        )
+        .await?;
+    }
     Ok(())
 }
 

@@ -51,6 +51,10 @@ pub struct RawConfig {
     /// Measuring the network configuration (links, addresses, routes, rules, sysctls).
     #[serde(default)]
     pub network: RawNetwork,
+    /// Measuring the runtime inventory (BPF programs and attachments, sockets, kernel) and
+    /// watching it with eBPF.
+    #[serde(default)]
+    pub runtime: RawRuntime,
     /// The pull API.
     pub api: RawApi,
     /// The verifier to enrol with.
@@ -114,6 +118,58 @@ pub struct NetworkSettings {
     pub coalesce: Duration,
 }
 
+/// `[runtime]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRuntime {
+    /// Measure the runtime inventory (kinds `bpf`, `sockets`, `kernel`) at start, on eBPF
+    /// events and on the poll (default true).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Load palisade's eBPF programs for change events and attribution (default true). Without
+    /// them, the inventory is measured by the poll only.
+    #[serde(default = "default_true")]
+    pub ebpf: bool,
+    /// How long a burst of events is collected before one measurement, in milliseconds
+    /// (default 15; 1-1000).
+    #[serde(default = "default_runtime_coalesce_ms")]
+    pub coalesce_ms: u64,
+    /// Attributed events kept for the evidence (default 4096; 16-1000000).
+    #[serde(default = "default_event_buffer")]
+    pub event_buffer: usize,
+    /// Size of the kernel ring buffer the eBPF programs write to, in bytes (a power of two,
+    /// 4096-67108864; default 262144). Events that do not fit are counted and measured as lost.
+    #[serde(default = "default_ring_bytes")]
+    pub ring_bytes: u32,
+}
+
+impl Default for RawRuntime {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            ebpf: true,
+            coalesce_ms: default_runtime_coalesce_ms(),
+            event_buffer: default_event_buffer(),
+            ring_bytes: default_ring_bytes(),
+        }
+    }
+}
+
+/// Validated `[runtime]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuntimeSettings {
+    /// Whether the runtime inventory is measured.
+    pub enabled: bool,
+    /// Whether the eBPF monitor is loaded.
+    pub ebpf: bool,
+    /// The coalescing window of each runtime object.
+    pub coalesce: Duration,
+    /// Events kept for the evidence.
+    pub event_buffer: usize,
+    /// The eBPF ring buffer's size in bytes.
+    pub ring_bytes: u32,
+}
+
 /// `[api]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -153,6 +209,15 @@ fn default_true() -> bool {
 fn default_network_coalesce_ms() -> u64 {
     u64::try_from(crate::triggers::NETWORK_COALESCE_WINDOW.as_millis()).unwrap_or(25)
 }
+fn default_runtime_coalesce_ms() -> u64 {
+    u64::try_from(crate::triggers::COALESCE_WINDOW.as_millis()).unwrap_or(15)
+}
+fn default_event_buffer() -> usize {
+    4096
+}
+fn default_ring_bytes() -> u32 {
+    256 * 1024
+}
 fn default_tcti() -> String {
     "device:/dev/tpmrm0".to_owned()
 }
@@ -176,6 +241,8 @@ pub struct Config {
     pub tpm: RawTpm,
     /// Network configuration measurement.
     pub network: NetworkSettings,
+    /// Runtime inventory measurement and eBPF monitoring.
+    pub runtime: RuntimeSettings,
     /// API settings.
     pub api: RawApi,
     /// Verifier settings.
@@ -241,6 +308,25 @@ impl RawConfig {
                 reason: "must be 1-1000".into(),
             });
         }
+        if !(1..=1000).contains(&self.runtime.coalesce_ms) {
+            return Err(ConfigError::Invalid {
+                field: "runtime.coalesce_ms",
+                reason: "must be 1-1000".into(),
+            });
+        }
+        if !(16..=1_000_000).contains(&self.runtime.event_buffer) {
+            return Err(ConfigError::Invalid {
+                field: "runtime.event_buffer",
+                reason: "must be 16-1000000".into(),
+            });
+        }
+        let ring = self.runtime.ring_bytes;
+        if !ring.is_power_of_two() || !(4096..=64 << 20).contains(&ring) {
+            return Err(ConfigError::Invalid {
+                field: "runtime.ring_bytes",
+                reason: "must be a power of two, 4096-67108864".into(),
+            });
+        }
         for (field, url) in [
             ("api.contact", &self.api.contact),
             ("verifier.url", &self.verifier.url),
@@ -268,6 +354,13 @@ impl RawConfig {
             network: NetworkSettings {
                 enabled: self.network.enabled,
                 coalesce: Duration::from_millis(self.network.coalesce_ms),
+            },
+            runtime: RuntimeSettings {
+                enabled: self.runtime.enabled,
+                ebpf: self.runtime.ebpf,
+                coalesce: Duration::from_millis(self.runtime.coalesce_ms),
+                event_buffer: self.runtime.event_buffer,
+                ring_bytes: self.runtime.ring_bytes,
             },
             api: self.api,
             verifier: self.verifier,

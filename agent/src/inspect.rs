@@ -2,9 +2,9 @@
 //! configuration file or a running agent.
 //!
 //! Each inspectable object has a format enum and one function that writes it: the ruleset
-//! ([`firewall`], [`FirewallFormat`]) and the network configuration ([`network`],
-//! [`NetworkFormat`]). A new object is one enum and one function here plus one sub-command in
-//! `main.rs`.
+//! ([`firewall`], [`FirewallFormat`]), the network configuration ([`network`],
+//! [`NetworkFormat`]) and the runtime inventory ([`runtime`], [`RuntimeFormat`]). A new object
+//! is one enum and one function here plus one sub-command in `main.rs`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -24,6 +24,9 @@ pub enum InspectError {
     /// The network configuration could not be read.
     #[error(transparent)]
     Network(#[from] NetworkError),
+    /// The runtime inventory could not be read.
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeMeasureError),
     /// A document could not be put in canonical form.
     #[error(transparent)]
     Canonical(#[from] CanonicalError),
@@ -63,6 +66,89 @@ pub enum NetworkFormat {
     /// The SHA-256 of the canonical bytes, as logged, then one line per top-level section
     /// (`sha256:<hex>  section <name>`, each the digest of that section's canonical JSON).
     Digest,
+}
+
+/// How `inspect runtime` prints the inventory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum RuntimeFormat {
+    /// The canonical documents, pretty-printed, in one object keyed by kind.
+    #[default]
+    Json,
+    /// The exact canonical bytes of each document, one per line (with `--object`, exactly the
+    /// bytes the agent logs, without a newline).
+    Canonical,
+    /// The SHA-256 of each document as logged, then of each of its sections.
+    Digest,
+}
+
+/// One part of the runtime inventory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RuntimeObject {
+    /// BPF programs and where they are attached.
+    Bpf,
+    /// Listening, raw and packet sockets.
+    Sockets,
+    /// Kernel modules and security sysctls.
+    Kernel,
+}
+
+impl From<RuntimeObject> for crate::runtime::Object {
+    fn from(o: RuntimeObject) -> Self {
+        match o {
+            RuntimeObject::Bpf => Self::Bpf,
+            RuntimeObject::Sockets => Self::Sockets,
+            RuntimeObject::Kernel => Self::Kernel,
+        }
+    }
+}
+
+/// Reads the runtime inventory of `netns` (every part, or `object`) and writes it in `format`.
+/// palisade's own programs are not marked (this process did not load them).
+pub fn runtime(
+    netns: &NetNs,
+    object: Option<RuntimeObject>,
+    format: RuntimeFormat,
+    out: &mut impl Write,
+) -> Result<(), InspectError> {
+    use crate::runtime::{read, Object};
+    let objects: Vec<Object> = match object {
+        Some(o) => vec![o.into()],
+        None => Object::ALL.to_vec(),
+    };
+    let own = crate::runtime::OwnPrograms::default();
+    let mut docs = Vec::new();
+    for o in objects {
+        docs.push((o.kind(), read(o, netns, &own)?));
+    }
+    match format {
+        RuntimeFormat::Json => {
+            let mut all = serde_json::Map::new();
+            for (kind, doc) in &docs {
+                all.insert((*kind).to_owned(), serde_json::from_str(doc.as_str())?);
+            }
+            serde_json::to_writer_pretty(&mut *out, &all)?;
+            writeln!(out)?;
+        }
+        RuntimeFormat::Canonical => {
+            let single = docs.len() == 1;
+            for (_, doc) in &docs {
+                out.write_all(doc.as_bytes())?;
+                if !single {
+                    writeln!(out)?;
+                }
+            }
+        }
+        RuntimeFormat::Digest => {
+            for (kind, doc) in &docs {
+                writeln!(out, "sha256:{}  {kind}", doc.digest())?;
+                for (section, digest) in section_digests(doc)? {
+                    writeln!(out, "sha256:{digest}  {kind} section {section}")?;
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// The namespace a `--netns` argument names: none for the caller's own, a path if it contains a

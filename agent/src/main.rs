@@ -1,12 +1,13 @@
 //! `palisade-agent`: the host daemon and its operator tools. CLI definition and wiring only; the
 //! logic is the library.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use palisade_agent::inspect::{self, FirewallFormat, NetworkFormat};
-use palisade_agent::watch::{self, WatchFormat};
+use palisade_agent::inspect::{self, FirewallFormat, NetworkFormat, RuntimeFormat, RuntimeObject};
+use palisade_agent::watch::{self, WatchFormat, WatchSource};
 use palisade_agent::{app, config::Config};
 
 #[derive(Debug, Parser)]
@@ -32,10 +33,14 @@ enum Command {
     /// Show what the agent measures, read now (needs no TPM and no configuration).
     #[command(subcommand)]
     Inspect(Inspect),
-    /// Print nftables changes live, with the pid and name of the process that made each one.
+    /// Print changes live (nftables commits, and BPF, socket, routing and firewall writes seen
+    /// by eBPF), with the pid and name of the process that made each one.
     Watch {
         #[command(flatten)]
         netns: NetNsArg,
+        /// Which events.
+        #[arg(long, value_enum, default_value_t)]
+        source: WatchSource,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: WatchFormat,
@@ -62,6 +67,17 @@ enum Inspect {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: NetworkFormat,
+    },
+    /// The runtime inventory: BPF programs and attachments, sockets, kernel modules and sysctls.
+    Runtime {
+        #[command(flatten)]
+        netns: NetNsArg,
+        /// Only this part.
+        #[arg(long, value_enum)]
+        object: Option<RuntimeObject>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: RuntimeFormat,
     },
 }
 
@@ -98,12 +114,21 @@ fn main() -> anyhow::Result<()> {
             inspect::network(&netns.get(), *format, &mut stdout)?;
             Ok(())
         }
+        Command::Inspect(Inspect::Runtime {
+            netns,
+            object,
+            format,
+        }) => {
+            inspect::runtime(&netns.get(), *object, *format, &mut stdout)?;
+            Ok(())
+        }
         Command::Watch {
             netns,
+            source,
             format,
             count,
         } => {
-            watch::watch(&netns.get(), *format, *count, &mut stdout)?;
+            watch::watch(&netns.get(), *source, *format, *count, &mut stdout)?;
             Ok(())
         }
         Command::Run => {

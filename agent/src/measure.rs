@@ -217,6 +217,7 @@ impl Measurer {
                 entries: inner.log.since(req.log_offset).to_vec(),
             },
             documents,
+            events: None,
         })
     }
 

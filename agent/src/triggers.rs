@@ -20,6 +20,9 @@
 //! one (`overrun`: events were lost, so the writers listed may be incomplete; else the event
 //! source's name, e.g. `nfnetlink`; else `poll`), the generation and writer are the last ones
 //! announced, and the other writers of the burst are listed (at most [`MAX_OTHER_WRITERS`]).
+//! A loop may give a burst that names no writer a short extra wait for one ([`Window`]): the
+//! network configuration does while the eBPF monitor runs, because rtnetlink announces a change
+//! without its writer and the monitor's event naming it can be read a moment later.
 //!
 //! Adding an object: write its measure function and its sources, then in `app.rs`
 //! `let tx = spawn_measure_loop("network", interval, window, measure_fn);` and hand `tx` to each
@@ -37,6 +40,9 @@ pub const COALESCE_WINDOW: Duration = Duration::from_millis(15);
 /// The default window of the network configuration: one `ip address add` is announced as an
 /// address and two or three routes, a link going down as a link, its addresses and routes.
 pub const NETWORK_COALESCE_WINDOW: Duration = Duration::from_millis(25);
+/// How long the network configuration's unattributed burst waits for the eBPF event naming its
+/// writer when the runtime monitor runs (rtnetlink names nobody; see [`Window::attribution`]).
+pub const ATTRIBUTION_GRACE: Duration = Duration::from_millis(50);
 /// Triggers queued per measured object before sources wait (a full queue means a measurement is
 /// due anyway; the kernel socket then overruns and reports it).
 pub const TRIGGER_QUEUE: usize = 1024;
@@ -219,20 +225,50 @@ impl Burst {
     }
 }
 
-/// Collects one burst starting with `first`: everything that arrives until `first.at + window`,
+/// How a loop groups triggers into bursts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Every trigger arriving within this of a burst's first one joins it.
+    pub coalesce: Duration,
+    /// A burst that names no writer when `coalesce` ends waits up to this much longer for a
+    /// trigger that does (an eBPF event attributing a change another source announced first;
+    /// the ring buffer may be read a moment after rtnetlink's notification). Zero: no wait.
+    pub attribution: Duration,
+}
+
+impl From<Duration> for Window {
+    fn from(coalesce: Duration) -> Self {
+        Window {
+            coalesce,
+            attribution: Duration::ZERO,
+        }
+    }
+}
+
+/// Collects one burst starting with `first`: everything that arrives until `first.at +
+/// window.coalesce` (and, while no trigger names a writer, until `window.attribution` later),
 /// plus whatever is already queued then. `false` in the result means every sender is gone.
 async fn collect(
     rx: &mut mpsc::Receiver<Trigger>,
     first: Trigger,
-    window: Duration,
+    window: Window,
 ) -> (Burst, bool) {
-    let deadline = first.at + window;
+    let deadline = first.at + window.coalesce;
+    let attributed_by = deadline + window.attribution;
     let mut burst = Burst::new(first);
     // The deadline is checked first, so a flood of triggers cannot hold a burst open.
-    while Instant::now() < deadline {
+    loop {
+        let now = Instant::now();
+        let until = if now < deadline {
+            deadline
+        } else if burst.writer().is_none() && now < attributed_by {
+            attributed_by
+        } else {
+            break;
+        };
         tokio::select! {
             biased;
-            () = tokio::time::sleep_until(deadline) => break,
+            () = tokio::time::sleep_until(until) => {}
             next = rx.recv() => match next {
                 Some(trigger) => burst.push(trigger),
                 None => return (burst, false),
@@ -251,7 +287,7 @@ async fn collect(
 
 /// Receives triggers until every sender is gone and calls `measure` once per burst (see the
 /// module documentation). `measure` handles its own errors: the loop never stops on one.
-pub async fn debounced<F, Fut>(mut rx: mpsc::Receiver<Trigger>, window: Duration, mut measure: F)
+pub async fn debounced<F, Fut>(mut rx: mpsc::Receiver<Trigger>, window: Window, mut measure: F)
 where
     F: FnMut(Burst) -> Fut,
     Fut: Future<Output = ()>,
@@ -280,18 +316,20 @@ pub async fn periodic(tx: mpsc::Sender<Trigger>, interval: Duration) {
 }
 
 /// Starts the measurement loop of one object: a trigger channel, the periodic fallback every
-/// `fallback` and the debounced loop calling `measure` once per burst of `window`. Returns the
+/// `fallback` and the debounced loop calling `measure` once per burst of `window` (a
+/// [`Duration`] for a plain coalescing window). Returns the
 /// sender its event sources use. `name` labels the tasks' logs.
 pub fn spawn_measure_loop<F, Fut>(
     name: &'static str,
     fallback: Duration,
-    window: Duration,
+    window: impl Into<Window>,
     measure: F,
 ) -> mpsc::Sender<Trigger>
 where
     F: FnMut(Burst) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    let window = window.into();
     let (tx, rx) = mpsc::channel(TRIGGER_QUEUE);
     tokio::spawn(periodic(tx.clone(), fallback));
     tokio::spawn(async move {
@@ -301,7 +339,8 @@ where
     tracing::info!(
         object = name,
         fallback_ms = fallback.as_millis(),
-        window_ms = window.as_millis(),
+        window_ms = window.coalesce.as_millis(),
+        attribution_ms = window.attribution.as_millis(),
         "measurement loop started"
     );
     tx

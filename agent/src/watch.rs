@@ -1,11 +1,20 @@
-//! `palisade-agent watch`: print nftables change events live, with the writer's pid and name,
-//! for an operator finding out who keeps changing the firewall. Needs no TPM and no
-//! configuration; blocks on the event socket on the calling thread.
+//! `palisade-agent watch`: print change events live, with the process that made each one, for
+//! an operator finding out who keeps changing the firewall or the network stack: nftables
+//! commits (nfnetlink, with the ruleset generation) and everything palisade's eBPF programs
+//! see (BPF loads and attachments, listeners, raw and packet sockets, rtnetlink and nfnetlink
+//! writes in any namespace, legacy iptables). Needs no TPM and no configuration; each source
+//! reads on its own thread and the calling thread prints.
 
 use std::io::Write;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
 
 use palisade_collectors::nftables::events::{EventError, NftEvent, NftEvents};
 use palisade_collectors::NetNs;
+use palisade_ebpf::decode::{self, Clock};
+use palisade_ebpf::{Monitor, MonitorError, Options};
+use palisade_evidence::runtime::RuntimeEvent;
 
 /// Failure to watch.
 #[derive(Debug, thiserror::Error)]
@@ -13,9 +22,24 @@ pub enum WatchError {
     /// Subscribing or reading failed.
     #[error(transparent)]
     Events(#[from] EventError),
+    /// The eBPF monitor could not start (and only it was asked for).
+    #[error(transparent)]
+    Monitor(#[from] MonitorError),
     /// Writing the output failed (e.g. the pipe closed).
     #[error("writing the output: {0}")]
     Write(#[from] std::io::Error),
+}
+
+/// Which events to watch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum WatchSource {
+    /// nftables commits and eBPF events.
+    #[default]
+    All,
+    /// nftables commits of the namespace only (no eBPF programs are loaded).
+    Nftables,
+    /// eBPF events only (every namespace).
+    Ebpf,
 }
 
 /// How events are printed.
@@ -28,25 +52,83 @@ pub enum WatchFormat {
     Json,
 }
 
-/// Prints events from `netns` to `out` until `count` events were printed (forever if `None`).
-/// Prints `subscribed` on stderr once listening, so a script knows when to make changes.
+/// Prints events to `out` until `count` lines were printed (forever if `None`). Prints
+/// `subscribed` on stderr once every source listens, so a script knows when to make changes.
 pub fn watch(
     netns: &NetNs,
+    source: WatchSource,
     format: WatchFormat,
     count: Option<u64>,
     out: &mut impl Write,
 ) -> Result<(), WatchError> {
-    let mut events = NftEvents::subscribe(netns)?;
-    eprintln!("watching nftables changes in {netns} (subscribed)");
+    let (tx, rx) = mpsc::sync_channel::<String>(4096);
+    if source != WatchSource::Ebpf {
+        let mut events = NftEvents::subscribe(netns)?;
+        let tx = tx.clone();
+        thread::spawn(move || {
+            while let Ok(event) = events.recv() {
+                if tx.send(render(&event, &now(), format)).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    if source != WatchSource::Nftables {
+        match Monitor::start(&Options::default()) {
+            Ok(monitor) => {
+                let tx = tx.clone();
+                thread::spawn(move || watch_ebpf(monitor, format, &tx));
+            }
+            Err(e) if source == WatchSource::Ebpf => return Err(e.into()),
+            Err(e) => eprintln!("no eBPF events ({e}); watching nftables commits only"),
+        }
+    }
+    drop(tx);
+    eprintln!("watching {source:?} events, nftables in {netns} (subscribed)");
     let mut printed = 0;
     while count.is_none_or(|c| printed < c) {
-        let event = events.recv()?;
-        let line = render(&event, &now(), format);
+        let Ok(line) = rx.recv() else { break };
         writeln!(out, "{line}")?;
         out.flush()?;
         printed += 1;
     }
     Ok(())
+}
+
+fn watch_ebpf(mut monitor: Monitor, format: WatchFormat, tx: &mpsc::SyncSender<String>) {
+    let clock = Clock::now();
+    let mut seq = 0;
+    loop {
+        if monitor.wait(Duration::from_millis(500)).is_err() {
+            return;
+        }
+        let batch = monitor.drain(1024);
+        let mut lines: Vec<RuntimeEvent> = batch
+            .events
+            .iter()
+            .map(|(e, exe)| {
+                seq += 1;
+                decode::decode(e, exe.clone(), &clock, seq)
+            })
+            .collect();
+        if batch.lost > 0 {
+            seq += 1;
+            lines.push(decode::lost(batch.lost, &clock, seq));
+        }
+        for e in &lines {
+            if tx.send(render_runtime(e, format)).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// One output line for an eBPF event (escaped like [`render`]).
+pub fn render_runtime(event: &RuntimeEvent, format: WatchFormat) -> String {
+    match format {
+        WatchFormat::Text => format!("{} {}", event.time, event.summary.escape_debug()),
+        WatchFormat::Json => serde_json::to_string(event).unwrap_or_default(),
+    }
 }
 
 fn now() -> String {

@@ -4,5 +4,6 @@
 pub mod netns;
 pub mod network;
 pub mod nftables;
+pub mod runtime;
 
 pub use netns::{NetNs, NetNsError};

@@ -13,7 +13,7 @@
 //! ```
 
 pub mod convert;
-mod dump;
+pub(crate) mod dump;
 mod events;
 pub mod model;
 mod names;

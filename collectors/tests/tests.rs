@@ -8,8 +8,10 @@
     reason = "test code"
 )]
 
+mod bpf;
 mod events;
 mod exposure;
 mod network;
 mod nftables;
+mod runtime;
 mod support;

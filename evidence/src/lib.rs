@@ -1,9 +1,11 @@
 //! Evidence shared by the palisade agent and verifier: canonical JSON, the dedicated-PCR event
 //! log and its replay, TPM quote parsing and verification, and the wire types. No I/O.
+#![forbid(unsafe_code)]
 
 pub mod canonical;
 pub mod digest;
 pub mod log;
+pub mod runtime;
 pub mod tpm;
 pub mod verdict;
 pub mod verify;

@@ -29,6 +29,16 @@ pub mod kind {
     /// A canonical network configuration (`palisade.network/1`: links, addresses, routes,
     /// rules, forwarding sysctls) of one network namespace.
     pub const NETWORK: &str = "network";
+    /// The BPF inventory (`palisade.bpf/1`: loaded programs and their attachments) seen from
+    /// one network namespace.
+    pub const BPF: &str = "bpf";
+    /// Listening, raw and packet sockets (`palisade.sockets/1`) of one network namespace.
+    pub const SOCKETS: &str = "sockets";
+    /// Kernel modules and security sysctls (`palisade.kernel/1`), name `host`.
+    pub const KERNEL: &str = "kernel";
+    /// Runtime events lost before the agent read them (`palisade.event-loss/1`, name `ebpf`):
+    /// the count since the agent started, measured whenever it grows.
+    pub const EVENT_LOSS: &str = "event-loss";
 }
 
 /// The name of the boot-binding entry (kind [`kind::BOOT`]).

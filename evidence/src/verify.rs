@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::canonical::Canonical;
 use crate::digest::Sha256Digest;
 use crate::log::{self, BootBinding, LogState, ReplayOutcome, BOOT_BINDING_NAME};
+use crate::runtime::EventSlice;
 use crate::tpm::{pcr_digest, verify_quote, Attest, ClockInfo, HashAlg, PcrSelection, TpmPublic};
 use crate::verdict::{Reason, ReasonCode};
 use crate::wire::Evidence;
@@ -34,6 +35,8 @@ pub struct VerifiedState {
     pub clock: Option<ClockInfo>,
     /// Latest verified measurement per `kind/name`.
     pub measured: BTreeMap<String, MeasuredRef>,
+    /// Where the agent's runtime events continue (`run:next`); advisory, like the events.
+    pub event_cursor: Option<String>,
 }
 
 impl VerifiedState {
@@ -138,6 +141,11 @@ pub fn check(expect: &Expectations<'_>, evidence: &Evidence) -> Checked {
         log: Some(state),
         clock: Some(clock),
         measured,
+        event_cursor: evidence
+            .events
+            .as_ref()
+            .map(EventSlice::cursor)
+            .or_else(|| expect.previous.event_cursor.clone()),
     });
     Checked::Judged(Judgement {
         reasons,

@@ -7,6 +7,7 @@ use serde_json::value::RawValue;
 
 use crate::digest::{base64_bytes, Sha256Digest};
 use crate::log::LogEntry;
+use crate::runtime::{parse_cursor, EventSlice};
 
 /// Shortest nonce the agent accepts, in bytes.
 pub const MIN_NONCE_LEN: usize = 16;
@@ -24,6 +25,9 @@ pub enum RequestError {
     /// The PCR list is not a comma-separated list of indices 0-23.
     #[error("pcrs must be a comma-separated list of PCR indices 0-{MAX_PCR}, got {0:?}")]
     BadPcrs(String),
+    /// The event cursor is not `run:next`.
+    #[error("event_cursor must be `run:next` from a previous answer, got {0:?}")]
+    BadCursor(String),
 }
 
 /// Raw query string of `GET /v1/quote`.
@@ -36,7 +40,14 @@ pub struct QuoteQuery {
     /// First dedicated-log entry to return.
     #[serde(default)]
     pub log_offset: u64,
+    /// Where the runtime events the verifier has not seen start (`run:next` from the previous
+    /// evidence's [`EventSlice::cursor`]); absent: every event the agent holds.
+    #[serde(default)]
+    pub event_cursor: Option<String>,
 }
+
+/// Longest event cursor accepted (`run:next`).
+pub const MAX_CURSOR_LEN: usize = 64;
 
 /// A validated quote request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,27 +58,41 @@ pub struct QuoteRequest {
     pub pcrs: Vec<u8>,
     /// First dedicated-log entry to return.
     pub log_offset: u64,
+    /// Where the runtime events to return start (see [`QuoteQuery::event_cursor`]).
+    pub event_cursor: Option<String>,
 }
 
 impl QuoteRequest {
     /// Validates a raw query.
     pub fn parse(q: &QuoteQuery) -> Result<Self, RequestError> {
+        let event_cursor = match &q.event_cursor {
+            None => None,
+            Some(c) if c.len() <= MAX_CURSOR_LEN && parse_cursor(c).is_some() => Some(c.clone()),
+            Some(c) => return Err(RequestError::BadCursor(c.chars().take(64).collect())),
+        };
         Ok(Self {
             nonce: parse_nonce(&q.nonce)?,
             pcrs: parse_pcrs(&q.pcrs)?,
             log_offset: q.log_offset,
+            event_cursor,
         })
     }
 
     /// The query string that [`Self::parse`] reads back.
     pub fn to_query(&self) -> String {
         let pcrs: Vec<String> = self.pcrs.iter().map(u8::to_string).collect();
-        format!(
+        let mut q = format!(
             "nonce={}&pcrs={}&log_offset={}",
             hex::encode(&self.nonce),
             pcrs.join(","),
             self.log_offset
-        )
+        );
+        if let Some(c) = &self.event_cursor {
+            // A valid cursor is `[A-Za-z0-9-]+:[0-9]+`: nothing to escape but the colon.
+            q.push_str("&event_cursor=");
+            q.push_str(&c.replace(':', "%3A"));
+        }
+        q
     }
 }
 
@@ -149,6 +174,9 @@ pub struct Evidence {
     pub log: LogSlice,
     /// The current canonical document of every (kind, name) in the log.
     pub documents: Vec<Document>,
+    /// Runtime events since the request's cursor (advisory attribution: not bound by the PCR).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<EventSlice>,
 }
 
 /// `POST /v1/agents`: an agent asks to be enrolled.
@@ -241,6 +269,7 @@ mod tests {
             nonce: vec![7; 20],
             pcrs: vec![10, 15],
             log_offset: 3,
+            event_cursor: None,
         };
         let s = q.to_query();
         let raw: QuoteQuery = serde_json::from_value(serde_json::json!({
@@ -249,6 +278,29 @@ mod tests {
         .unwrap();
         assert_eq!(QuoteRequest::parse(&raw).unwrap(), q);
         assert!(s.contains("pcrs=10,15"));
+    }
+
+    #[test]
+    fn event_cursors_are_validated_and_round_trip() {
+        let q = QuoteRequest {
+            nonce: vec![7; 20],
+            pcrs: vec![15],
+            log_offset: 0,
+            event_cursor: Some("a1b2:17".into()),
+        };
+        assert!(q.to_query().ends_with("&event_cursor=a1b2%3A17"));
+        let raw = |c: &str| QuoteQuery {
+            nonce: hex::encode([7u8; 20]),
+            pcrs: "15".into(),
+            log_offset: 0,
+            event_cursor: Some(c.into()),
+        };
+        assert_eq!(QuoteRequest::parse(&raw("a1b2:17")).unwrap(), q);
+        assert!(matches!(
+            QuoteRequest::parse(&raw("nope")),
+            Err(RequestError::BadCursor(_))
+        ));
+        assert!(QuoteRequest::parse(&raw(&format!("{}:1", "a".repeat(70)))).is_err());
     }
 
     #[test]

@@ -32,13 +32,9 @@ fn model(c: &mut Criterion) {
                 b.iter(|| r.table_digests());
             },
         );
-        // Exposure has its own bench (`benches/exposure.rs`); beyond 2k rules it does not finish
-        // in minutes yet (docs/exposure.md, Limitations).
-        if rules <= 2_000 {
-            g.bench_with_input(BenchmarkId::new("exposure", rules), &ruleset, |b, r| {
-                b.iter(|| palisade_firewall::exposure::exposure(r));
-            });
-        }
+        g.bench_with_input(BenchmarkId::new("exposure", rules), &ruleset, |b, r| {
+            b.iter(|| palisade_firewall::exposure::exposure(r));
+        });
         g.bench_with_input(BenchmarkId::new("from_canonical", rules), &doc, |b, d| {
             b.iter(|| Ruleset::from_canonical(d.as_bytes()));
         });

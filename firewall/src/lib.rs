@@ -11,7 +11,7 @@
 //!
 //! The canonicalisation rules are in `docs/canonical-nftables.md`, one test each in
 //! `src/canonical/tests.rs`.
-
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod canonical;

@@ -9,6 +9,7 @@
 //!
 //! Names, subnets and temp dirs derive from the process id and a per-process counter, so tests can
 //! run in parallel threads and in several processes at once.
+#![forbid(unsafe_code)]
 
 mod harness;
 pub mod palisade;

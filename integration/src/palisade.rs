@@ -144,7 +144,17 @@ impl Verifier {
 /// Writes the agent configuration for `host` (agent id = the host's label).
 /// `extra` is top-level TOML; a line starting with `tpm.` goes into the `[tpm]` table instead
 /// (`tpm.ek_alg = "ecc"`).
+///
+/// The runtime inventory is off unless `extra` configures it (`runtime.…`): BPF programs are
+/// global, so every agent on this one test machine would see the others' programs come and go
+/// and log it, which scenarios about something else must not depend on.
 pub fn agent_config(host: &Host, verifier: &Verifier, extra: &str) -> Result<PathBuf> {
+    let default_runtime = if extra.contains("runtime.") {
+        ""
+    } else {
+        "runtime.enabled = false"
+    };
+    let extra = format!("{default_runtime}\n{extra}");
     let (tpm_lines, top_lines): (Vec<&str>, Vec<&str>) =
         extra.lines().partition(|l| l.starts_with("tpm."));
     let tpm_extra: Vec<&str> = tpm_lines
@@ -220,6 +230,7 @@ pub async fn fetch_evidence(
         nonce: nonce.to_vec(),
         pcrs: vec![15],
         log_offset,
+        event_cursor: None,
     };
     let url = format!(
         "https://{}:{AGENT_PORT}/v1/quote?{}",

@@ -4,6 +4,7 @@
 //!
 //! One crypto provider (ring) is used throughout. [`config`] loads both daemons'
 //! TOML configuration with environment overrides; [`logging`] sets up their logs.
+#![forbid(unsafe_code)]
 
 pub mod client;
 pub mod config;

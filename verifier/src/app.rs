@@ -99,6 +99,7 @@ pub async fn start(
         store,
         policy,
         clients: AgentClients::new(material.client.clone(), config.quote_timeout),
+        exposures: Arc::default(),
     });
     let scheduler = Scheduler::new(ctx.clone(), config.max_concurrency);
     let state = AppState {

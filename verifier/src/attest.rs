@@ -10,7 +10,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use palisade_cluster_policy::{Policy, PolicyRef};
+use palisade_evidence::log::Writer;
+use palisade_evidence::runtime::EventSlice;
 use palisade_evidence::tpm::TpmPublic;
+use palisade_evidence::verify::doc_key;
 use palisade_evidence::verify::{
     self, Checked, Expectations, Judgement, VerifiedDocument, VerifiedState,
 };
@@ -19,6 +22,7 @@ use palisade_evidence::{Reason, ReasonCode};
 use rand::RngCore as _;
 
 use crate::agents::AgentClients;
+use crate::exposures::ExposureCache;
 use crate::input;
 use crate::store::{now, AgentRecord, Outcome, ResultRecord, Store, StoreError};
 
@@ -34,6 +38,8 @@ pub struct Context {
     pub policy: Arc<Policy>,
     /// HTTPS clients pinned to each agent.
     pub clients: AgentClients,
+    /// Exposure facts by ruleset digest.
+    pub exposures: Arc<ExposureCache>,
 }
 
 /// The outcome of judging, before it is stored.
@@ -45,6 +51,10 @@ struct Attempt {
     policy: Option<PolicyRef>,
     state: Option<VerifiedState>,
     documents: BTreeMap<String, VerifiedDocument>,
+    /// Per document key, the processes the new log entries name (advisory).
+    writers: BTreeMap<String, Vec<Writer>>,
+    /// The evidence's attributed runtime events (advisory).
+    events: Option<EventSlice>,
 }
 
 impl Attempt {
@@ -90,7 +100,14 @@ pub async fn attest(ctx: &Context, agent: &AgentRecord) -> Result<ResultRecord, 
     let changes = if documents.is_empty() {
         None
     } else {
-        crate::changes::since_previous(&ctx.store, &agent.id, &documents, &contents).await?
+        crate::changes::since_previous(
+            &ctx.store,
+            &agent.id,
+            &documents,
+            &contents,
+            &attempt.writers,
+        )
+        .await?
     };
     let result = ResultRecord {
         id: 0,
@@ -103,6 +120,10 @@ pub async fn attest(ctx: &Context, agent: &AgentRecord) -> Result<ResultRecord, 
         duration_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
         documents,
         changes,
+        events: attempt
+            .events
+            .as_ref()
+            .and_then(|e| serde_json::to_value(e).ok()),
     };
     let id = ctx
         .store
@@ -136,6 +157,7 @@ async fn judge(ctx: &Context, agent: &AgentRecord) -> Attempt {
             nonce,
             pcrs: vec![agent.pcr],
             log_offset: previous.log_offset(),
+            event_cursor: previous.event_cursor.clone(),
         };
         let evidence = match fetch(ctx, agent, &request).await {
             Fetched::Evidence(evidence) => evidence,
@@ -158,7 +180,15 @@ async fn judge(ctx: &Context, agent: &AgentRecord) -> Attempt {
             previous: &previous,
         };
         match verify::check(&expect, &evidence) {
-            Checked::Judged(judgement) => return apply_policy(ctx, agent, judgement).await,
+            Checked::Judged(judgement) => {
+                let mut attempt = apply_policy(ctx, agent, judgement).await;
+                if attempt.state.is_some() {
+                    // The chain held: its entries' annotations and the events may be shown.
+                    attempt.writers = writers(&evidence);
+                    attempt.events = evidence.events.clone();
+                }
+                return attempt;
+            }
             Checked::Rebooted { .. } => {
                 tracing::info!(
                     "TPM was reset since the last attestation: verifying the new log from entry 0"
@@ -167,11 +197,28 @@ async fn judge(ctx: &Context, agent: &AgentRecord) -> Attempt {
                     log: None,
                     clock: previous.clock,
                     measured: Default::default(),
+                    event_cursor: previous.event_cursor.clone(),
                 };
             }
         }
     }
     Attempt::error("the agent's TPM was reset twice during one attestation")
+}
+
+/// The writers the evidence's log entries name, by document key (oldest first, deduplicated).
+fn writers(evidence: &Evidence) -> BTreeMap<String, Vec<Writer>> {
+    let mut out: BTreeMap<String, Vec<Writer>> = BTreeMap::new();
+    for e in &evidence.log.entries {
+        let a = &e.annotations;
+        let list = out.entry(doc_key(&e.kind, &e.name)).or_default();
+        for w in a.other_writers.iter().chain(&a.writer) {
+            if !list.contains(w) {
+                list.push(w.clone());
+            }
+        }
+    }
+    out.retain(|_, v| !v.is_empty());
+    out
 }
 
 enum Fetched {
@@ -229,12 +276,13 @@ async fn apply_policy(ctx: &Context, agent: &AgentRecord, judgement: Judgement) 
         return Attempt::fail(judgement.reasons);
     }
     let policy = ctx.policy.clone();
+    let exposures = ctx.exposures.clone();
     let agent = agent.clone();
     // Input (exposure facts) and evaluation are both CPU work: neither runs on a worker. The
     // judgement comes back for storing; if the task panicked it is lost, the attempt fails and
     // the verifier's state does not advance (the next attestation replays from the last one).
     let evaluated = tokio::task::spawn_blocking(move || {
-        let input = input::node(&agent, &judgement);
+        let input = input::node(&agent, &judgement, &exposures);
         (policy.evaluate(&input), judgement)
     })
     .await;
@@ -264,5 +312,6 @@ async fn apply_policy(ctx: &Context, agent: &AgentRecord, judgement: Judgement) 
         policy: Some(ctx.policy.reference().clone()),
         state,
         documents,
+        ..Attempt::default()
     }
 }

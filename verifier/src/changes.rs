@@ -3,13 +3,19 @@
 //! (`palisade_firewall::diff`: rules added, removed, moved, changed; set elements; policies) as
 //! JSON and as alert text.
 //!
+//! Runtime documents (`bpf`, `sockets`, `kernel`) get a set diff of their lists with one line
+//! per change ([`runtime`]), and every changed key names the processes the agent's log entries
+//! attributed the change to (`writers`: advisory, from the entries' annotations).
+//!
 //! The diff is CPU work on attacker-supplied (though verified) documents, so it runs in
 //! `spawn_blocking`, and its stored form is bounded. It never fails an attestation: a previous
 //! document that is missing or does not parse is recorded as `diff_error` next to the digests.
 
 use std::collections::BTreeMap;
 
-use palisade_evidence::log::kind;
+pub mod runtime;
+
+use palisade_evidence::log::{kind, Writer};
 use palisade_firewall::diff::{diff, RulesetDiff};
 use palisade_firewall::Ruleset;
 use serde_json::{json, Map, Value};
@@ -19,10 +25,11 @@ use crate::store::{Store, StoreError};
 /// Most lines of diff text stored with a result.
 pub const MAX_TEXT_LINES: usize = 200;
 
-/// Largest diff JSON stored with a result; a larger diff keeps only its counts and summary.
-/// One ruleset key: the previous document (absent, or why it could not be read) and the new.
-type RulesetPair = (String, Result<Option<Vec<u8>>, String>, Vec<u8>);
+/// One changed key with a semantic diff: its kind, the previous document (absent, or why it
+/// could not be read) and the new.
+type Pair = (String, String, Result<Option<Vec<u8>>, String>, Vec<u8>);
 
+/// Largest diff JSON stored with a result; a larger diff keeps only its counts and summary.
 pub const MAX_DIFF_BYTES: usize = 512 * 1024;
 
 /// Whether a document key (`kind/name`) names an nftables ruleset.
@@ -34,29 +41,38 @@ pub fn is_nftables(key: &str) -> bool {
 /// The `changes` of a new result: one member per document key whose digest differs from the
 /// agent's previous verified result (`None` when there is no previous one or nothing changed).
 ///
-/// `documents` maps key → digest of the new result, `contents` digest → canonical bytes.
+/// `documents` maps key → digest of the new result, `contents` digest → canonical bytes,
+/// `writers` key → the processes the new log entries name.
 pub async fn since_previous(
     store: &Store,
     agent_id: &str,
     documents: &BTreeMap<String, String>,
     contents: &BTreeMap<String, Vec<u8>>,
+    writers: &BTreeMap<String, Vec<Writer>>,
 ) -> Result<Option<Value>, StoreError> {
     let Some(previous) = store.previous_verified(agent_id).await? else {
         return Ok(None);
     };
     let mut changed = Map::new();
-    // (key, old bytes or why not, new bytes) of the rulesets to diff.
-    let mut rulesets: Vec<RulesetPair> = Vec::new();
+    // The keys to diff semantically.
+    let mut pairs: Vec<Pair> = Vec::new();
     for (key, digest) in documents {
         let before = previous.documents.get(key);
         if before == Some(digest) {
             continue;
         }
-        changed.insert(
-            key.clone(),
-            json!({ "from": before, "to": digest, "since_result": previous.id }),
-        );
-        let Some(new) = contents.get(digest).filter(|_| is_nftables(key)) else {
+        let mut entry = Map::new();
+        entry.insert("from".into(), json!(before));
+        entry.insert("to".into(), json!(digest));
+        entry.insert("since_result".into(), json!(previous.id));
+        if let Some(w) = writers.get(key).filter(|w| !w.is_empty()) {
+            entry.insert("writers".into(), json!(w));
+        }
+        let entry = Value::Object(entry);
+        changed.insert(key.clone(), entry);
+        let doc_kind = key.split_once('/').map_or(key.as_str(), |(k, _)| k);
+        let wanted = is_nftables(key) || runtime::is_runtime(doc_kind);
+        let Some(new) = contents.get(digest).filter(|_| wanted) else {
             continue;
         };
         let old = match before {
@@ -66,16 +82,24 @@ pub async fn since_previous(
                 None => Err(format!("previous document {d} is not stored")),
             },
         };
-        rulesets.push((key.clone(), old, new.clone()));
+        pairs.push((key.clone(), doc_kind.to_owned(), old, new.clone()));
     }
-    if !rulesets.is_empty() {
-        let keys: Vec<String> = rulesets.iter().map(|(k, _, _)| k.clone()).collect();
+    if !pairs.is_empty() {
+        let keys: Vec<String> = pairs.iter().map(|(k, _, _, _)| k.clone()).collect();
         let diffs = tokio::task::spawn_blocking(move || {
-            rulesets
+            pairs
                 .into_iter()
-                .map(|(key, old, new)| {
+                .map(|(key, doc_kind, old, new)| {
                     let old = old.as_ref().map(Option::as_deref).map_err(String::as_str);
-                    (key, ruleset_change(old, &new))
+                    let diff = if doc_kind == kind::NFTABLES {
+                        ruleset_change(old, &new)
+                    } else {
+                        match old {
+                            Ok(old) => runtime::change(&doc_kind, old, &new),
+                            Err(e) => json!({ "diff_error": e }),
+                        }
+                    };
+                    (key, diff)
                 })
                 .collect::<Vec<_>>()
         })
@@ -248,6 +272,7 @@ mod tests {
             duration_us: 1,
             documents: documents.clone(),
             changes: None,
+            events: None,
         }
     }
 
@@ -289,7 +314,7 @@ mod tests {
         ]);
         // No previous verified result: no changes.
         assert_eq!(
-            since_previous(&store, "a1", &keys, &contents)
+            since_previous(&store, "a1", &keys, &contents, &BTreeMap::new())
                 .await
                 .unwrap(),
             None
@@ -297,7 +322,7 @@ mod tests {
         let first = store.record(&result(&keys), &contents, None).await.unwrap();
         // Identical documents: no changes.
         assert_eq!(
-            since_previous(&store, "a1", &keys, &contents)
+            since_previous(&store, "a1", &keys, &contents, &BTreeMap::new())
                 .await
                 .unwrap(),
             None
@@ -308,7 +333,7 @@ mod tests {
             ("network/host", b"{\"links\": 2}"),
             ("nftables/other", b"not a ruleset"),
         ]);
-        let v = since_previous(&store, "a1", &new_keys, &new_contents)
+        let v = since_previous(&store, "a1", &new_keys, &new_contents, &BTreeMap::new())
             .await
             .unwrap()
             .unwrap();

@@ -8,10 +8,8 @@ use palisade_firewall::exposure::exposure;
 use palisade_firewall::Ruleset;
 use serde_json::{json, Map, Value};
 
+use crate::exposures::ExposureCache;
 use crate::store::AgentRecord;
-
-/// Largest ruleset (in rules) whose exposure facts the verifier computes.
-pub const MAX_EXPOSURE_RULES: usize = 2_000;
 
 /// Version of the input document's shape.
 pub const INPUT_VERSION: u32 = 2;
@@ -22,12 +20,12 @@ pub const INPUT_VERSION: u32 = 2;
 /// verified documents; a namespace whose document could not be read back into the model has
 /// `null` there and the reason in `firewall.exposure_errors`.
 ///
-/// Computing exposure is CPU work: callers run this off the async workers (`attest` builds the
-/// input inside the policy's `spawn_blocking`). The engine's cost grows faster than linearly
-/// with the number of rules (BENCHMARKS.md), so rulesets above [`MAX_EXPOSURE_RULES`] get no
-/// facts and an entry in `exposure_errors` — which the foundation policy treats as a
-/// violation: fail closed, never a verifier stalled by one host.
-pub fn node(agent: &AgentRecord, judgement: &Judgement) -> Value {
+/// Computing exposure is CPU work (linear in the rules, seconds at 100k: BENCHMARKS.md):
+/// callers run this off the async workers (`attest` builds the input inside the policy's
+/// `spawn_blocking`), and facts are computed once per ruleset digest (`cache`). A ruleset the
+/// engine cannot finish within its memory budget gets facts that say so (`truncated`:
+/// everything possible), which the foundation policy fails: closed, never a stalled verifier.
+pub fn node(agent: &AgentRecord, judgement: &Judgement, cache: &ExposureCache) -> Value {
     let prefix = format!("{}/", kind::NFTABLES);
     let docs: BTreeMap<&str, &VerifiedDocument> = judgement
         .documents
@@ -39,7 +37,7 @@ pub fn node(agent: &AgentRecord, judgement: &Judgement) -> Value {
         .map(|(ns, doc)| ((*ns).to_owned(), doc.value.clone()))
         .collect();
     let ruleset = rulesets.values().next().cloned().unwrap_or(Value::Null);
-    let (exposures, errors) = exposures(&docs);
+    let (exposures, errors) = exposures(&docs, cache);
     let first_exposure = exposures.values().next().cloned().unwrap_or(Value::Null);
     let log_entries = judgement
         .state
@@ -68,21 +66,25 @@ pub fn node(agent: &AgentRecord, judgement: &Judgement) -> Value {
 }
 
 /// Exposure facts per namespace, and why a namespace has none.
-fn exposures(docs: &BTreeMap<&str, &VerifiedDocument>) -> (Map<String, Value>, Map<String, Value>) {
+fn exposures(
+    docs: &BTreeMap<&str, &VerifiedDocument>,
+    cache: &ExposureCache,
+) -> (Map<String, Value>, Map<String, Value>) {
     let mut out = Map::new();
     let mut errors = Map::new();
     for (ns, doc) in docs {
-        let computed = Ruleset::from_canonical(doc.canonical.as_bytes())
-            .map_err(|e| e.to_string())
-            .and_then(|r| match r.rule_count() {
-                n if n > MAX_EXPOSURE_RULES => Err(format!(
-                    "{n} rules: exposure is not evaluated above {MAX_EXPOSURE_RULES} rules"
-                )),
-                _ => serde_json::to_value(exposure(&r)).map_err(|e| e.to_string()),
-            });
-        match computed {
+        let digest = doc.canonical.digest().to_string();
+        let facts = cache.get_or_compute(&digest, || {
+            let ruleset =
+                Ruleset::from_canonical(doc.canonical.as_bytes()).map_err(|e| e.to_string())?;
+            let facts = exposure(&ruleset);
+            let bytes = serde_json::to_vec(&facts).map_err(|e| e.to_string())?.len();
+            let value = serde_json::to_value(facts).map_err(|e| e.to_string())?;
+            Ok((value, bytes))
+        });
+        match facts {
             Ok(v) => {
-                out.insert((*ns).to_owned(), v);
+                out.insert((*ns).to_owned(), Value::clone(&v));
             }
             Err(e) => {
                 out.insert((*ns).to_owned(), Value::Null);

@@ -1,5 +1,6 @@
 //! The palisade verifier as a library: registrar, attestation pipeline, scheduler, store and
 //! API. The binaries (`palisade-verifier`, `palisade`) are thin wiring over it.
+#![forbid(unsafe_code)]
 
 pub mod agents;
 pub mod api;
@@ -8,6 +9,7 @@ pub mod attest;
 pub mod changes;
 pub mod config;
 pub mod error;
+pub mod exposures;
 pub mod input;
 pub mod pki;
 pub mod registrar;

@@ -139,6 +139,9 @@ pub struct ResultRecord {
     /// Semantic changes of documents since the previous verified result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<serde_json::Value>,
+    /// The attributed runtime events the evidence carried (its event slice), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<serde_json::Value>,
 }
 
 /// The database.
@@ -283,8 +286,8 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query(
-            "INSERT INTO results (agent_id, at, outcome, reasons, error, policy, duration_us, changes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+            "INSERT INTO results (agent_id, at, outcome, reasons, error, policy, duration_us, changes, events)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
         )
         .bind(&result.agent_id)
         .bind(&result.at)
@@ -294,6 +297,7 @@ impl Store {
         .bind(result.policy.as_ref().map(json))
         .bind(result.duration_us)
         .bind(result.changes.as_ref().map(json))
+        .bind(result.events.as_ref().map(json))
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
@@ -443,6 +447,7 @@ fn result_from_row(row: &SqliteRow) -> Result<ResultRecord, StoreError> {
     let reasons: String = row.try_get("reasons")?;
     let policy: Option<String> = row.try_get("policy")?;
     let changes: Option<String> = row.try_get("changes")?;
+    let events: Option<String> = row.try_get("events")?;
     Ok(ResultRecord {
         id: row.try_get("id")?,
         agent_id: row.try_get("agent_id")?,
@@ -461,6 +466,10 @@ fn result_from_row(row: &SqliteRow) -> Result<ResultRecord, StoreError> {
             .map(|c| serde_json::from_str(&c))
             .transpose()
             .map_err(corrupt("changes"))?,
+        events: events
+            .map(|e| serde_json::from_str(&e))
+            .transpose()
+            .map_err(corrupt("events"))?,
     })
 }
 

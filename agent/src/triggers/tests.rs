@@ -22,7 +22,7 @@ fn writer(pid: u32, comm: &str) -> Writer {
 /// Runs the loop with a measure function that records (time since `start`, burst) and takes
 /// `cost` per measurement.
 fn start(
-    window: Duration,
+    window: impl Into<Window>,
     cost: Duration,
 ) -> (
     mpsc::Sender<Trigger>,
@@ -32,7 +32,7 @@ fn start(
     let (tx, rx) = mpsc::channel(TRIGGER_QUEUE);
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let started = Instant::now();
-    tokio::spawn(debounced(rx, window, move |burst| {
+    tokio::spawn(debounced(rx, window.into(), move |burst| {
         let out = out_tx.clone();
         async move {
             let at = started.elapsed();
@@ -225,4 +225,32 @@ async fn spawn_measure_loop_wires_sources_and_fallback_to_one_measure_function()
         out.recv().await.unwrap(),
         (Duration::from_secs(30) + COALESCE_WINDOW, Cause::Poll)
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unattributed_burst_waits_for_a_writer_only_up_to_the_attribution_grace() {
+    let window = Window {
+        coalesce: 15 * MS,
+        attribution: 50 * MS,
+    };
+    let (tx, mut out, _) = start(window, Duration::ZERO);
+    // rtnetlink first (no writer), the eBPF event naming the writer 30 ms later.
+    tx.send(Trigger::change("rtnetlink")).await.unwrap();
+    tokio::time::sleep(30 * MS).await;
+    tx.send(Trigger::change("ebpf").with_writer(42, "ip"))
+        .await
+        .unwrap();
+    let (at, burst) = out.recv().await.unwrap();
+    assert_eq!(at, 30 * MS, "measured as soon as the writer is known");
+    assert_eq!(burst.writer(), Some(&writer(42, "ip")));
+    // No writer ever comes: measured when the grace ends, unattributed.
+    tokio::time::sleep(100 * MS).await;
+    tx.send(Trigger::change("rtnetlink")).await.unwrap();
+    let (at, burst) = out.recv().await.unwrap();
+    assert_eq!(at, 130 * MS + 65 * MS);
+    assert_eq!(burst.writer(), None);
+    // An attributed burst does not wait.
+    tx.send(nft(9, 9, "nft")).await.unwrap();
+    let (at, _) = out.recv().await.unwrap();
+    assert_eq!(at, 195 * MS + 15 * MS);
 }

@@ -1,7 +1,8 @@
 # palisade foundation firewall baseline (per node), over the exposure facts the verifier
 # computes from the verified ruleset (docs/exposure.md):
 #
-# - the facts must exist (the ruleset was read back into the model);
+# - the facts must exist (the ruleset was read back into the model) and be complete (the
+#   engine finished within its memory budget);
 # - each family (ipv4, ipv6) has an input-hook base chain, and every input-hook base chain has
 #   policy drop;
 # - SSH (tcp/22) is not reachable, for new connections on any interface but lo, from any
@@ -24,6 +25,12 @@ violation contains v if {
 	not is_object(exposure)
 	reason := object.get(input.node.firewall, ["exposure_errors"], {})
 	v := {"msg": sprintf("no firewall exposure facts for this node: %v", [reason])}
+}
+
+violation contains v if {
+	is_object(exposure)
+	exposure.truncated
+	v := {"msg": "the firewall's exposure could not be evaluated within the engine's memory budget: every port is treated as open"}
 }
 
 violation contains v if {
@@ -63,6 +70,7 @@ input_base_chains(f) := [b |
 
 # Open-port facts for tcp/22 from a public source: [accepting rule, open port].
 ssh_open contains [rule, o] if {
+	not exposure.truncated
 	some o in exposure.open_ports
 	o.proto == "tcp"
 	o.port_from <= 22

@@ -96,7 +96,9 @@ impl Dumper {
         })
     }
 
-    fn dump(
+    /// One dump request, answered with every message of the dump (`interrupted` set when the
+    /// kernel flagged it `NLM_F_DUMP_INTR`).
+    pub(crate) fn dump(
         &mut self,
         what: &'static str,
         request: RouteNetlinkMessage,

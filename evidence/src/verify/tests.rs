@@ -137,6 +137,7 @@ impl Host {
                 entries: self.log.since(offset).to_vec(),
             },
             documents,
+            events: None,
         }
     }
 }

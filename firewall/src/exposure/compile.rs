@@ -58,8 +58,8 @@ pub(crate) enum Step {
 pub(crate) struct CRule {
     /// Steps in order.
     pub(crate) steps: Vec<Step>,
-    /// Outside this box the rule changes nothing (`None`: it never matches).
-    pub(crate) hull: Option<Region>,
+    /// The rule can never match (its conditions before any effect leave nothing).
+    pub(crate) never: bool,
     /// What could not be evaluated, for `unevaluated`.
     pub(crate) notes: Vec<String>,
 }
@@ -71,8 +71,12 @@ pub(crate) fn rule(r: &Rule, table: &Table, ctx: &Ctx<'_>) -> CRule {
     for s in &r.stmts {
         stmt(s, table, ctx, &mut steps, &mut notes);
     }
-    let hull = hull(&steps, ctx);
-    CRule { steps, hull, notes }
+    let never = hull(&steps, ctx).is_none();
+    CRule {
+        steps,
+        never,
+        notes,
+    }
 }
 
 fn stmt(s: &Stmt, table: &Table, ctx: &Ctx<'_>, steps: &mut Vec<Step>, notes: &mut Vec<String>) {

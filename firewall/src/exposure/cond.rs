@@ -40,9 +40,12 @@ impl Cond {
         }
     }
 
-    /// Whether it can never hold.
-    pub(crate) fn is_never(&self) -> bool {
-        self.def.is_empty() && self.maybe.is_empty()
+    /// Bitmask of the dimensions the condition reads.
+    pub(crate) fn uses(&self, space: &Space) -> u8 {
+        self.def
+            .iter()
+            .chain(&self.maybe)
+            .fold(0u8, |m, r| m | space.restricted(r))
     }
 
     /// The smallest box outside which it never holds.

@@ -1,34 +1,59 @@
-//! Evaluating chains over regions: first match, verdicts, `jump`/`goto`/`return`, verdict
-//! maps, conditions the space cannot decide (both ways, neither certain), and the live-region
-//! cap.
+//! Evaluating chains over sets of packets (decision diagrams): first match, verdicts,
+//! `jump`/`goto`/`return`, verdict maps, conditions the space cannot decide, and the
+//! dimensions NAT and friends make unreadable.
+//!
+//! Sets are *may* sets: a packet is in the set a rule accepts if, for some resolution of what
+//! the space does not model (marks, rate limits, …), that rule accepts it. Every drop goes
+//! into one set, [`Eval::dropped`]; a packet accepted on a path is *certain* exactly when it
+//! is not in that set, so certainty needs no bookkeeping of its own.
 
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use super::bdd::{Bdd, Exhausted, Manager, Vars, FALSE};
 use super::compile::{self, CRule, Step, Term};
 use super::cond::Cond;
-use super::index::LiveSet;
+use super::flows::Flows;
 use super::matcher::Ctx;
-use super::merge::coalesce;
-use super::space::{Region, DADDR, DPORT, SADDR};
-use super::{Live, Notes};
+use super::space::{DADDR, DPORT, SADDR};
+use super::Notes;
 use crate::model::Ruleset;
 
 /// Deepest jump nesting the kernel allows.
 const MAX_DEPTH: usize = 16;
-/// Most rules a region's `via` names.
-pub(crate) const MAX_VIA: usize = 8;
+/// Live nodes below which no garbage collection runs.
+const GC_MIN: usize = 1 << 20;
+/// Conditions with at least this many regions keep their diagram for the whole evaluation.
+const CACHED_COND: usize = 8;
 
-/// Where regions end up after a chain.
+/// What one run of a chain produced.
 #[derive(Debug, Default)]
 pub(crate) struct ChainOut {
-    /// Accepted (ends the base chain).
-    pub(crate) accepted: Vec<Live>,
-    /// Dropped, rejected or taken off the path — only those not certain (certain drops are
-    /// not needed by anything that follows).
-    pub(crate) dropped: Vec<Live>,
-    /// Fell off the end or returned.
-    pub(crate) returned: Vec<Live>,
+    /// `(rule label, taint, packets)` accepted by a rule of the chain or of one it jumped to.
+    pub(crate) accepted: Vec<(u32, u8, Bdd)>,
+    /// Fell off the end, or returned.
+    pub(crate) returned: Flows,
+}
+
+/// The state of one chain run, kept where garbage collection can see it.
+#[derive(Debug, Default)]
+struct Frame {
+    /// What reaches the next rule.
+    reach: Flows,
+    /// The current rule's inputs not yet processed.
+    todo: Vec<(u8, Bdd)>,
+    /// What carries on past the current rule.
+    next: Flows,
+    /// Verdict-map remainders held across a jump.
+    pending: Vec<Bdd>,
+    out: ChainOut,
+}
+
+/// A chain's rules, compiled for the family, with their labels.
+#[derive(Debug)]
+struct Compiled {
+    rules: Vec<CRule>,
+    labels: Vec<u32>,
 }
 
 /// One family's evaluator.
@@ -36,34 +61,46 @@ pub(crate) struct Eval<'a> {
     pub(crate) ruleset: &'a Ruleset,
     pub(crate) ctx: Ctx<'a>,
     pub(crate) notes: &'a mut Notes,
-    pub(crate) cap: usize,
-    /// Dimensions the current stage cannot see (bitmask), on top of each region's taint.
+    pub(crate) m: Manager,
+    pub(crate) vars: Vars,
+    /// Dimensions the current stage cannot see (bitmask), on top of each flow's taint.
     pub(crate) opaque: u8,
-    /// A conservative merge happened.
-    pub(crate) truncated: bool,
-    compiled: HashMap<(String, String), Rc<Vec<CRule>>>,
+    /// Everything that may be dropped on the current path.
+    pub(crate) dropped: Bdd,
+    /// Sets the caller holds across [`Eval::run_chain`].
+    pub(crate) held: Vec<Bdd>,
+    frames: Vec<Frame>,
+    compiled: HashMap<(String, String), Rc<Compiled>>,
+    conds: HashMap<(usize, u8), (Bdd, Bdd)>,
+    gc_at: usize,
 }
 
 impl<'a> Eval<'a> {
-    /// An evaluator for the family of `ctx`.
+    /// An evaluator for the family of `ctx`, with at most `budget` live nodes.
     pub(crate) fn new(
         ruleset: &'a Ruleset,
         ctx: Ctx<'a>,
         notes: &'a mut Notes,
-        cap: usize,
+        budget: usize,
     ) -> Self {
+        let vars = Vars::new(&ctx.space);
         Self {
             ruleset,
             ctx,
             notes,
-            cap,
+            m: Manager::new(budget),
+            vars,
             opaque: 0,
-            truncated: false,
+            dropped: FALSE,
+            held: Vec::new(),
+            frames: vec![Frame::default()],
             compiled: HashMap::new(),
+            conds: HashMap::new(),
+            gc_at: GC_MIN,
         }
     }
 
-    fn rules(&mut self, table: &str, chain: &str) -> Option<Rc<Vec<CRule>>> {
+    fn rules(&mut self, table: &str, chain: &str) -> Option<Rc<Compiled>> {
         let key = (table.to_owned(), chain.to_owned());
         if let Some(r) = self.compiled.get(&key) {
             return Some(Rc::clone(r));
@@ -75,14 +112,25 @@ impl<'a> Eval<'a> {
             .iter()
             .map(|r| compile::rule(r, t, &self.ctx))
             .collect();
+        let mut labels = Vec::with_capacity(rules.len());
         for (i, r) in rules.iter().enumerate() {
             for n in &r.notes {
                 self.notes.unevaluated(table, chain, Some(i), n.clone());
             }
+            labels.push(self.notes.label(table, chain, Some(i)));
         }
-        let rules = Rc::new(rules);
-        self.compiled.insert(key, Rc::clone(&rules));
-        Some(rules)
+        let compiled = Rc::new(Compiled { rules, labels });
+        self.compiled.insert(key, Rc::clone(&compiled));
+        Some(compiled)
+    }
+
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "`frames` always holds the root frame: run_chain pops only what it pushed"
+    )]
+    fn top(&mut self) -> &mut Frame {
+        let last = self.frames.len() - 1;
+        &mut self.frames[last]
     }
 
     /// Runs `chain` of `table` over `input`.
@@ -90,187 +138,154 @@ impl<'a> Eval<'a> {
         &mut self,
         table: &str,
         chain: &str,
-        input: Vec<Live>,
+        input: Flows,
         depth: usize,
-    ) -> ChainOut {
-        let mut out = ChainOut::default();
-        let Some(rules) = self.rules(table, chain) else {
+    ) -> Result<ChainOut, Exhausted> {
+        let Some(compiled) = self.rules(table, chain) else {
             self.notes
                 .unevaluated(table, chain, None, "chain does not exist".to_owned());
-            unknown(input, &mut out, None);
-            return out;
+            return self.unknown(input, None);
         };
-        let mut live = LiveSet::new(&self.ctx.space);
-        live.extend(input);
-        let mut merged_at = 1024;
-        for (i, rule) in rules.iter().enumerate() {
-            let Some(hull) = &rule.hull else { continue };
-            let cands = live.take_intersecting(hull);
-            if cands.is_empty() {
+        self.frames.push(Frame {
+            reach: input,
+            ..Frame::default()
+        });
+        for (rule, &label) in compiled.rules.iter().zip(&compiled.labels) {
+            if rule.never {
                 continue;
             }
-            let label = self.notes.label(table, chain, Some(i));
-            let mut next = Vec::new();
-            self.apply(rule, cands, label, depth, table, &mut out, &mut next);
-            live.extend(dedupe(next));
-            if live.len() > merged_at {
-                let all = live.drain();
-                live.extend(merge_live(all));
-                merged_at = (live.len() * 2).max(1024);
-                if live.len() > self.cap {
-                    let all = live.drain();
-                    live.extend(self.collapse(all, table, chain, i));
-                }
+            self.collect_garbage();
+            let flows = std::mem::take(&mut self.top().reach);
+            if flows.is_empty() {
+                break;
+            }
+            self.top().todo = flows.into_vec();
+            while let Some((taint, set)) = self.top().todo.pop() {
+                self.rule(rule, taint, set, label, depth, table)?;
+            }
+            let next = std::mem::take(&mut self.top().next);
+            self.top().reach = next;
+        }
+        let mut frame = if self.frames.len() > 1 {
+            self.frames.pop().unwrap_or_default()
+        } else {
+            Frame::default()
+        };
+        frame.out.returned.union(&mut self.m, frame.reach)?;
+        Ok(frame.out)
+    }
+
+    /// Something not understood happened to `input`: accepted, dropped or returned.
+    fn unknown(&mut self, input: Flows, label: Option<u32>) -> Result<ChainOut, Exhausted> {
+        let mut out = ChainOut::default();
+        for (taint, set) in input.iter() {
+            self.dropped = self.m.or(self.dropped, set)?;
+            if let Some(label) = label {
+                out.accepted.push((label, taint, set));
             }
         }
-        out.returned.extend(live.drain());
-        out
+        out.returned = input;
+        Ok(out)
     }
 
-    /// Replaces regions by their hull, uncertain: sound (nothing reachable is lost) but coarse.
-    fn collapse(&mut self, all: Vec<Live>, table: &str, chain: &str, rule: usize) -> Vec<Live> {
-        self.truncated = true;
-        self.notes.unevaluated(
-            table,
-            chain,
-            Some(rule),
-            format!(
-                "more than {} live traffic regions: merged conservatively",
-                self.cap
-            ),
-        );
-        let mut it = all.into_iter();
-        let Some(mut acc) = it.next() else {
-            return Vec::new();
-        };
-        acc.certain = false;
-        for l in it {
-            acc.region = acc.region.hull_with(&l.region);
-            acc.taint |= l.taint;
-            add_via(&mut acc.via, &l.via);
-        }
-        vec![acc]
-    }
-
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one call site; the state of one rule"
-    )]
-    fn apply(
+    /// Applies one rule to the packets `set` (with `taint`) that reach it.
+    fn rule(
         &mut self,
         rule: &CRule,
-        cands: Vec<Live>,
+        mut taint: u8,
+        set: Bdd,
         label: u32,
         depth: usize,
         table: &str,
-        out: &mut ChainOut,
-        next: &mut Vec<Live>,
-    ) {
-        let mut cur = cands;
-        for step in &rule.steps {
-            if cur.is_empty() {
-                return;
+    ) -> Result<(), Exhausted> {
+        let mut cur = set;
+        let mut steps = rule.steps.as_slice();
+        while let Some((step, rest)) = steps.split_first() {
+            steps = rest;
+            if cur == FALSE {
+                return Ok(());
             }
             match step {
                 Step::Match(cond) => {
-                    let (hit, miss) = self.split(cur, cond);
-                    next.extend(miss);
-                    cur = hit;
-                }
-                Step::Term(t) => {
-                    self.term(t, cur, label, depth, table, out, next);
-                    return;
-                }
-                Step::Vmap(arms) => {
-                    for l in cur {
-                        let mut rest = vec![l];
-                        for (cond, t) in arms {
-                            let mut hit = Vec::new();
-                            let mut miss = Vec::new();
-                            for piece in rest {
-                                let (h, m) = self.split(vec![piece], cond);
-                                hit.extend(h);
-                                miss.extend(m);
-                            }
-                            rest = miss;
-                            if !hit.is_empty() {
-                                self.term(t, hit, label, depth, table, out, next);
-                            }
-                        }
-                        next.extend(rest);
+                    // A run of matches is one condition: what misses any of them carries on.
+                    // Intersecting the small conditions first keeps every operation on the
+                    // (large) reaching set along the conditions' own paths.
+                    let (mut def, mut may) = self.cond(cond, taint)?;
+                    while let Some((Step::Match(next), rest)) = steps.split_first() {
+                        steps = rest;
+                        let (d, m) = self.cond(next, taint)?;
+                        def = self.m.and(def, d)?;
+                        may = self.m.and(may, m)?;
                     }
-                    return;
+                    let miss = self.m.diff(cur, def)?;
+                    self.carry(taint, miss)?;
+                    cur = self.m.and(cur, may)?;
                 }
-                Step::Taint(mask) => cur.iter_mut().for_each(|l| l.taint |= mask),
+                Step::Term(t) => return self.term(t, taint, cur, label, depth, table),
+                Step::Vmap(arms) => {
+                    let mut rest = cur;
+                    for (cond, t) in arms {
+                        let (def, may) = self.cond(cond, taint)?;
+                        let hit = self.m.and(rest, may)?;
+                        rest = self.m.diff(rest, def)?;
+                        if hit != FALSE {
+                            self.top().pending.push(rest);
+                            self.term(t, taint, hit, label, depth, table)?;
+                            rest = self.top().pending.pop().unwrap_or(FALSE);
+                        }
+                    }
+                    return self.carry(taint, rest);
+                }
+                Step::Taint(mask) => taint |= mask,
                 Step::Unknown => {
-                    // May be a verdict, a condition, or nothing: every way, none certain.
-                    cur.iter_mut().for_each(|l| l.certain = false);
-                    out.dropped.extend(cur.iter().cloned());
-                    next.extend(cur.iter().cloned());
-                    accept(cur.clone(), label, out);
+                    // May be a verdict, a condition, or nothing: every way.
+                    self.drop_set(cur)?;
+                    self.top().out.accepted.push((label, taint, cur));
+                    self.carry(taint, cur)?;
                 }
             }
         }
-        next.extend(cur);
+        self.carry(taint, cur)
     }
 
-    /// Splits regions by a condition: (where it may hold, where it may not).
-    fn split(&self, cur: Vec<Live>, cond: &Cond) -> (Vec<Live>, Vec<Live>) {
-        if cond.is_never() {
-            return (Vec::new(), cur);
+    /// `set` carries on to the next rule.
+    fn carry(&mut self, taint: u8, set: Bdd) -> Result<(), Exhausted> {
+        let m = &mut self.m;
+        match self.frames.last_mut() {
+            Some(f) => f.next.add(m, taint, set),
+            None => Ok(()),
         }
-        let mut hit = Vec::new();
-        let mut miss = Vec::new();
-        let space = &self.ctx.space;
-        let uses = cond
-            .def
-            .iter()
-            .chain(&cond.maybe)
-            .fold(0u8, |m, r| m | space.restricted(r));
-        for l in cur {
-            let opaque = (l.taint | self.opaque) & uses;
-            if opaque != 0 {
-                // The condition reads what this region cannot tell: it may hold wherever the
-                // rest of it may.
-                let widened: Vec<Region> = cond
-                    .def
-                    .iter()
-                    .chain(&cond.maybe)
-                    .map(|r| space.widen(r, opaque))
-                    .collect();
-                let c = Cond {
-                    def: Vec::new(),
-                    maybe: widened,
-                }
-                .tidy(space);
-                split_one(l, &c, &mut hit, &mut miss);
-            } else {
-                split_one(l, cond, &mut hit, &mut miss);
-            }
-        }
-        (hit, miss)
     }
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one verdict, its regions and where they go"
-    )]
+    fn drop_set(&mut self, set: Bdd) -> Result<(), Exhausted> {
+        self.dropped = self.m.or(self.dropped, set)?;
+        Ok(())
+    }
+
+    fn ret(&mut self, taint: u8, set: Bdd) -> Result<(), Exhausted> {
+        let m = &mut self.m;
+        match self.frames.last_mut() {
+            Some(f) => f.out.returned.add(m, taint, set),
+            None => Ok(()),
+        }
+    }
+
     fn term(
         &mut self,
         t: &Term,
-        mut cur: Vec<Live>,
+        mut taint: u8,
+        cur: Bdd,
         label: u32,
         depth: usize,
         table: &str,
-        out: &mut ChainOut,
-        next: &mut Vec<Live>,
-    ) {
+    ) -> Result<(), Exhausted> {
         match t {
-            Term::Accept => accept(cur, label, out),
-            Term::Drop | Term::Stolen => out.dropped.extend(cur.into_iter().filter(|l| !l.certain)),
-            Term::Continue => next.extend(cur),
-            Term::Return => out.returned.extend(cur),
+            Term::Accept => self.top().out.accepted.push((label, taint, cur)),
+            Term::Drop | Term::Stolen => self.drop_set(cur)?,
+            Term::Continue => self.carry(taint, cur)?,
+            Term::Return => self.ret(taint, cur)?,
             Term::Jump(target) | Term::Goto(target) => {
+                let input = Flows::one(taint, cur);
                 let res = if depth >= MAX_DEPTH {
                     self.notes.unevaluated(
                         table,
@@ -278,162 +293,99 @@ impl<'a> Eval<'a> {
                         None,
                         "jump nesting deeper than 16".to_owned(),
                     );
-                    let mut res = ChainOut::default();
-                    unknown(cur, &mut res, Some(label));
-                    res
+                    self.unknown(input, Some(label))?
                 } else {
-                    self.run_chain(table, target, cur, depth + 1)
+                    self.run_chain(table, target, input, depth + 1)?
                 };
-                out.accepted.extend(res.accepted);
-                out.dropped.extend(res.dropped);
-                if matches!(t, Term::Jump(_)) {
-                    next.extend(res.returned);
-                } else {
-                    out.returned.extend(res.returned);
+                self.top().out.accepted.extend(res.accepted);
+                for (t2, set) in res.returned.iter() {
+                    if matches!(t, Term::Jump(_)) {
+                        self.carry(t2, set)?;
+                    } else {
+                        self.ret(t2, set)?;
+                    }
                 }
             }
             Term::Queue => {
-                cur.iter_mut().for_each(|l| l.certain = false);
-                out.dropped.extend(cur.iter().cloned());
-                accept(cur, label, out);
+                self.drop_set(cur)?;
+                self.top().out.accepted.push((label, taint, cur));
             }
             Term::Nat { dst } => {
-                for l in &mut cur {
-                    if *dst {
-                        // The new destination may route the packet off this path.
-                        l.taint |= (1 << DADDR) | (1 << DPORT);
-                        l.certain = false;
-                        out.dropped.push(l.clone());
-                    } else {
-                        l.taint |= 1 << SADDR;
-                    }
+                if *dst {
+                    // The new destination may route the packet off this path.
+                    taint |= (1 << DADDR) | (1 << DPORT);
+                    self.drop_set(cur)?;
+                } else {
+                    taint |= 1 << SADDR;
                 }
-                accept(cur, label, out);
+                self.top().out.accepted.push((label, taint, cur));
             }
             Term::Unknown => {
-                cur.iter_mut().for_each(|l| l.certain = false);
-                next.extend(cur.iter().cloned());
-                unknown(cur, out, Some(label));
+                self.carry(taint, cur)?;
+                self.ret(taint, cur)?;
+                self.drop_set(cur)?;
+                self.top().out.accepted.push((label, taint, cur));
             }
         }
+        Ok(())
     }
-}
 
-fn push_via(via: &mut Vec<u32>, label: u32) {
-    if via.len() < MAX_VIA && !via.contains(&label) {
-        via.push(label);
-    }
-}
-
-/// Adds `other`'s rules to `via` (up to [`MAX_VIA`]).
-pub(crate) fn add_via(via: &mut Vec<u32>, other: &[u32]) {
-    for &v in other {
-        push_via(via, v);
-    }
-}
-
-fn accept(cur: Vec<Live>, label: u32, out: &mut ChainOut) {
-    for mut l in cur {
-        push_via(&mut l.via, label);
-        out.accepted.push(l);
-    }
-}
-
-/// Something not understood happened to `cur`: accepted, dropped or carried on, none certain.
-fn unknown(cur: Vec<Live>, out: &mut ChainOut, label: Option<u32>) {
-    for mut l in cur {
-        l.certain = false;
-        out.dropped.push(l.clone());
-        out.returned.push(l.clone());
-        if let Some(label) = label {
-            push_via(&mut l.via, label);
+    /// A condition as `(where it certainly holds, where it may hold)` for packets with
+    /// `taint`: conditions on dimensions the packet's class no longer describes, or the stage
+    /// cannot see, may hold wherever the rest of them may.
+    fn cond(&mut self, cond: &Cond, taint: u8) -> Result<(Bdd, Bdd), Exhausted> {
+        let space = &self.ctx.space;
+        let opaque = (taint | self.opaque) & cond.uses(space);
+        let key = (std::ptr::from_ref(cond) as usize, opaque);
+        if let Some(&hit) = self.conds.get(&key) {
+            return Ok(hit);
         }
-        out.accepted.push(l);
+        let (def, may) = if opaque != 0 {
+            let widened: Vec<_> = cond
+                .def
+                .iter()
+                .chain(&cond.maybe)
+                .map(|r| space.widen(r, opaque))
+                .collect();
+            (FALSE, self.vars.regions(&mut self.m, &widened)?)
+        } else {
+            let def = self.vars.regions(&mut self.m, &cond.def)?;
+            let maybe = self.vars.regions(&mut self.m, &cond.maybe)?;
+            (def, self.m.or(def, maybe)?)
+        };
+        if cond.def.len() + cond.maybe.len() >= CACHED_COND {
+            self.conds.insert(key, (def, may));
+        }
+        Ok((def, may))
     }
-}
 
-/// Splits one region: where `cond` holds (certain if the region was), where it may hold
-/// (both ways, uncertain), and where it does not.
-fn split_one(l: Live, cond: &Cond, hit: &mut Vec<Live>, miss: &mut Vec<Live>) {
-    let touching: Vec<(&Region, bool)> = cond
-        .def
-        .iter()
-        .map(|r| (r, true))
-        .chain(cond.maybe.iter().map(|r| (r, false)))
-        .filter(|(r, _)| l.region.intersects(r))
-        .collect();
-    if touching.is_empty() {
-        miss.push(l);
-        return;
+    /// Forgets every set after the budget was exceeded, so that the next path starts afresh.
+    pub(crate) fn reset(&mut self) {
+        self.frames = vec![Frame::default()];
+        self.conds.clear();
+        self.held.clear();
+        self.dropped = FALSE;
+        self.m.gc([]);
+        self.gc_at = GC_MIN;
     }
-    if let [(r, true)] = touching.as_slice() {
-        if l.region.is_subset(r) {
-            hit.push(l);
+
+    /// Frees what no frame, held set or cached condition reaches, when memory has grown.
+    fn collect_garbage(&mut self) {
+        if self.m.live() < self.gc_at {
             return;
         }
-    }
-    let with = |region: Region, certain: bool| Live {
-        region,
-        certain,
-        taint: l.taint,
-        via: l.via.clone(),
-    };
-    let mut rest = vec![l.region.clone()];
-    for (r, def) in &touching {
-        if let Some(x) = l.region.intersect(r) {
-            if *def {
-                hit.push(with(x, l.certain));
-            } else {
-                hit.push(with(x.clone(), false));
-                miss.push(with(x, false));
-            }
+        let mut roots = vec![self.dropped];
+        roots.extend(&self.held);
+        for f in &self.frames {
+            roots.extend(f.reach.sets());
+            roots.extend(f.todo.iter().map(|p| p.1));
+            roots.extend(f.next.sets());
+            roots.extend(&f.pending);
+            roots.extend(f.out.accepted.iter().map(|a| a.2));
+            roots.extend(f.out.returned.sets());
         }
-        let mut next = Vec::with_capacity(rest.len() + 2);
-        for piece in &rest {
-            piece.subtract(r, &mut next);
-        }
-        rest = next;
+        roots.extend(self.conds.values().flat_map(|&(d, m)| [d, m]));
+        self.m.gc(roots);
+        self.gc_at = (self.m.live() * 2).max(GC_MIN);
     }
-    for piece in rest {
-        miss.push(with(piece, l.certain));
-    }
-}
-
-/// One copy of each region that carries on. A condition the space cannot decide sends a
-/// region both ways; when the rule (or the chain it jumps to) then does nothing to it, the two
-/// copies meet again here, and without this they would double at every such rule.
-fn dedupe(next: Vec<Live>) -> Vec<Live> {
-    if next.len() < 2 {
-        return next;
-    }
-    let mut seen: HashMap<(Region, u8, Vec<u32>), usize> = HashMap::with_capacity(next.len());
-    let mut out: Vec<Live> = Vec::with_capacity(next.len());
-    for l in next {
-        let key = (l.region.clone(), l.taint, l.via.clone());
-        match seen.get(&key).and_then(|&i| out.get_mut(i)) {
-            Some(prev) => prev.certain &= l.certain,
-            None => {
-                seen.insert(key, out.len());
-                out.push(l);
-            }
-        }
-    }
-    out
-}
-
-/// Exact merge of neighbouring live regions with the same certainty, taint and `via`.
-pub(crate) fn merge_live(all: Vec<Live>) -> Vec<Live> {
-    let items = all
-        .into_iter()
-        .map(|l| (l.region, (l.certain, l.taint, l.via)))
-        .collect();
-    coalesce(items, Clone::clone, |_, _| {}, true)
-        .into_iter()
-        .map(|(region, (certain, taint, via))| Live {
-            region,
-            certain,
-            taint,
-            via,
-        })
-        .collect()
 }

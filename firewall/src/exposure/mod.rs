@@ -11,9 +11,12 @@
 //! *conditional*: it goes both ways and its outcome is possible, not certain. Nothing
 //! reachable is ever reported unreachable.
 
+mod bdd;
+mod classes;
 mod compile;
 mod cond;
 mod eval;
+mod flows;
 mod index;
 mod matcher;
 mod merge;
@@ -40,18 +43,22 @@ use crate::model::Ruleset;
 /// Tuning of [`exposure_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExposureOptions {
-    /// Most live traffic regions one chain evaluation keeps; beyond, they are merged into
-    /// their hull, conservatively (reported as `truncated` and in `unevaluated`).
-    pub max_regions: usize,
+    /// Most live decision-diagram nodes one family's evaluation may hold (about 20 bytes
+    /// each); beyond, the family is reported as "everything possible" (`truncated`, and a
+    /// note in `unevaluated`).
+    pub max_nodes: usize,
 }
 
 impl Default for ExposureOptions {
     fn default() -> Self {
         Self {
-            max_regions: 100_000,
+            max_nodes: DEFAULT_MAX_NODES,
         }
     }
 }
+
+/// Default of [`ExposureOptions::max_nodes`]: about 160 MiB at most.
+pub const DEFAULT_MAX_NODES: usize = 8 << 20;
 
 /// The exposure of `ruleset`, with default options. Never fails: what cannot be evaluated is
 /// listed in [`Exposure::unevaluated`] and the traffic it touches is reported as possible.
@@ -68,7 +75,7 @@ pub fn exposure_with(ruleset: &Ruleset, options: &ExposureOptions) -> Exposure {
     let mut open_ports = Vec::new();
     let mut truncated = false;
     for (family, bits) in [("ipv4", 32), ("ipv6", 128)] {
-        let result = pipeline::family(ruleset, bits, &ifaces, &mut notes, options.max_regions);
+        let result = pipeline::family(ruleset, bits, &ifaces, &mut notes, options.max_nodes);
         truncated |= result.truncated;
         let fam = report::family(family, &result, &ifaces, &notes, ruleset);
         open_ports.extend(fam.open_ports);
@@ -93,8 +100,6 @@ pub(crate) struct Live {
     pub(crate) region: space::Region,
     /// Every packet of the region takes this way (no undecidable condition on the way).
     pub(crate) certain: bool,
-    /// Dimensions whose class value no longer describes the packet (after NAT, notrack, …).
-    pub(crate) taint: u8,
     /// Labels of the rules that accepted it so far.
     pub(crate) via: Vec<u32>,
 }

@@ -3,9 +3,13 @@
 //! packet goes on to the next; drop is final; a chain's policy applies when its rules fall
 //! through).
 
-use super::eval::{add_via, merge_live, ChainOut, Eval};
+use super::bdd::{Exhausted, FALSE};
+use super::classes::{certainty, combine, Labelled, SetClass};
+use super::eval::{ChainOut, Eval};
+use super::flows::Flows;
 use super::matcher::Ctx;
-use super::space::{Ivs, Space, CT, IIF, OIF};
+use super::schema::Loopback;
+use super::space::{Ivs, Space, CT, IIF, OIF, SADDR};
 use super::values::Interfaces;
 use super::{Live, Notes};
 use crate::model::{BaseChain, Ruleset};
@@ -31,6 +35,8 @@ pub(crate) struct HookResult<'r> {
     pub(crate) hook: &'static str,
     pub(crate) stages: Vec<Stage<'r>>,
     pub(crate) accepted: Vec<Live>,
+    /// Loopback facts (the input path only).
+    pub(crate) loopback: Option<Loopback>,
 }
 
 /// The outcome of all paths of one family.
@@ -92,13 +98,14 @@ pub(crate) fn stages<'r>(ruleset: &'r Ruleset, v6: bool, path: &str) -> Vec<Stag
     out.into_iter().map(|(_, s)| s).collect()
 }
 
-/// Evaluates every path of one family.
+/// Evaluates every path of one family. Beyond `budget` live decision-diagram nodes the family
+/// is reported as "everything possible" (sound, and flagged as truncated).
 pub(crate) fn family<'r>(
     ruleset: &'r Ruleset,
     bits: u32,
     ifaces: &Interfaces,
     notes: &mut Notes,
-    cap: usize,
+    budget: usize,
 ) -> FamilyResult<'r> {
     let space = Space::new(bits, ifaces.len());
     let ctx = Ctx {
@@ -106,69 +113,140 @@ pub(crate) fn family<'r>(
         bits,
         ifaces,
     };
-    let mut eval = Eval::new(ruleset, ctx, notes, cap);
+    let mut eval = Eval::new(ruleset, ctx, notes, budget);
     let mut hooks = Vec::new();
+    let mut truncated = false;
     for hook in HOOKS {
         let stages = stages(ruleset, bits == 128, hook);
-        let accepted = path(&mut eval, hook, &stages, ifaces);
+        let (accepted, loopback) = match path(&mut eval, hook, &stages, ifaces) {
+            Ok(done) => done,
+            Err(Exhausted) => {
+                truncated = true;
+                eval.reset();
+                everything_possible(&space, hook)
+            }
+        };
         hooks.push(HookResult {
             hook,
             stages,
             accepted,
+            loopback,
         });
     }
     FamilyResult {
         bits,
         space,
         hooks,
-        truncated: eval.truncated,
+        truncated,
     }
 }
 
-fn path(eval: &mut Eval<'_>, hook: &str, stages: &[Stage<'_>], ifaces: &Interfaces) -> Vec<Live> {
-    let space = eval.ctx.space.clone();
-    let mut live = vec![Live {
+/// The sound answer when the evaluation could not finish: anything may get through.
+fn everything_possible(space: &Space, hook: &str) -> (Vec<Live>, Option<Loopback>) {
+    let all = Live {
         region: space.universe(),
-        certain: true,
-        taint: 0,
+        certain: false,
         via: Vec::new(),
-    }];
-    let mut dropped: Vec<Live> = Vec::new();
-    let truncated_before = eval.truncated;
+    };
+    let loopback = (hook == "input").then_some(Loopback {
+        accepted_on_lo: false,
+        spoofed_loopback_accepted: true,
+    });
+    (vec![all], loopback)
+}
+
+fn path(
+    eval: &mut Eval<'_>,
+    hook: &str,
+    stages: &[Stage<'_>],
+    ifaces: &Interfaces,
+) -> Result<(Vec<Live>, Option<Loopback>), Exhausted> {
+    let space = eval.ctx.space.clone();
+    let universe = eval.vars.region(&mut eval.m, &space.universe())?;
+    let mut flows = Flows::one(0, universe);
+    let mut classes: Option<Vec<SetClass>> = None;
+    eval.dropped = FALSE;
     for stage in stages {
         let base = stage.base;
         eval.opaque = opaque(hook, base);
-        let (enter, skip) = entry(&space, base, live, eval.opaque, ifaces);
-        let ChainOut {
-            mut accepted,
-            dropped: d,
-            returned,
-        } = eval.run_chain(stage.table, stage.chain, enter, 0);
-        dropped.extend(d);
-        let policy_label =
-            (base.hook == hook).then(|| eval.notes.label(stage.table, stage.chain, None));
+        let (enter, skip) = entry(eval, base, flows, ifaces)?;
+        eval.held = skip.sets().collect();
+        eval.held.extend(classes.iter().flatten().map(|c| c.set));
+        let run = eval.run_chain(stage.table, stage.chain, enter, 0);
+        eval.held.clear();
+        let ChainOut { accepted, returned } = run.inspect_err(|_| {
+            eval.notes.unevaluated(
+                stage.table,
+                stage.chain,
+                None,
+                "the evaluation outgrew its memory budget: this path is reported as \
+                 possible everywhere"
+                    .to_owned(),
+            );
+        })?;
+        let mut out: Vec<Labelled> = accepted
+            .into_iter()
+            .map(|(label, taint, set)| (Some(label), taint, set))
+            .collect();
         if base.policy.as_deref() == Some("drop") {
-            dropped.extend(returned.into_iter().filter(|l| !l.certain));
+            let fell = returned.all(&mut eval.m)?;
+            eval.dropped = eval.m.or(eval.dropped, fell)?;
         } else {
-            for mut l in returned {
-                if let Some(label) = policy_label {
-                    add_via(&mut l.via, &[label]);
-                }
-                accepted.push(l);
-            }
+            let policy =
+                (base.hook == hook).then(|| eval.notes.label(stage.table, stage.chain, None));
+            out.extend(returned.iter().map(|(t, s)| (policy, t, s)));
         }
-        accepted.extend(skip);
-        live = if accepted.len() > 64 {
-            merge_live(accepted)
-        } else {
-            accepted
-        };
+        out.extend(skip.iter().map(|(t, s)| (None, t, s)));
+        flows = Flows::default();
+        for &(_, t, s) in &out {
+            flows.add(&mut eval.m, t, s)?;
+        }
+        classes = Some(combine(eval, classes, out)?);
     }
     eval.opaque = 0;
-    if eval.truncated == truncated_before {
-        refine(&mut live, &dropped);
-    }
-    live
+    let loopback = if hook == "input" {
+        Some(loopback(eval, &flows, ifaces)?)
+    } else {
+        None
+    };
+    let classes = classes.unwrap_or_else(|| {
+        vec![SetClass {
+            via: Vec::new(),
+            taint: 0,
+            set: universe,
+        }]
+    });
+    Ok((certainty(eval, classes)?, loopback))
+}
+
+/// Loopback facts from what the path accepts and may drop.
+fn loopback(
+    eval: &mut Eval<'_>,
+    flows: &Flows,
+    ifaces: &Interfaces,
+) -> Result<Loopback, Exhausted> {
+    let space = eval.ctx.space.clone();
+    let m = &mut eval.m;
+    let accepted = flows.all(m)?;
+    let certain = m.diff(accepted, eval.dropped)?;
+    let lo = Ivs::one(ifaces.lo(), ifaces.lo());
+    // Everything on lo in state new, established, related.
+    let mut on_lo = space.with(IIF, lo.clone());
+    on_lo.set(CT, Ivs::one(0, 2));
+    let on_lo = eval.vars.region(m, &on_lo)?;
+    let loopback_sources = if eval.ctx.bits == 32 {
+        Ivs::one(0x7f00_0000, 0x7fff_ffff)
+    } else {
+        Ivs::one(1, 1)
+    };
+    let mut spoofed = space.with(SADDR, loopback_sources);
+    spoofed.set(IIF, Ivs::one(0, ifaces.other()).minus(&lo));
+    spoofed.set(CT, Ivs::one(0, 0));
+    let spoofed = eval.vars.region(m, &spoofed)?;
+    Ok(Loopback {
+        accepted_on_lo: m.diff(on_lo, certain)? == FALSE,
+        spoofed_loopback_accepted: m.meets(accepted, spoofed),
+    })
 }
 
 /// Dimensions a stage cannot see: the output interface before routing, the input interface
@@ -193,16 +271,15 @@ fn opaque(hook: &str, base: &BaseChain) -> u8 {
     mask
 }
 
-/// Which regions a base chain sees: NAT chains only the first packet of a connection (state
-/// new or related); ingress and egress chains only their devices (nft 1.0.6 does not list
-/// them: then any device, possibly).
+/// Which packets a base chain sees, and which pass it by: NAT chains see only the first
+/// packet of a connection (state new or related); ingress and egress chains only their
+/// devices (nft 1.0.6 does not list them: then any device, possibly).
 fn entry(
-    space: &Space,
+    eval: &mut Eval<'_>,
     base: &BaseChain,
-    live: Vec<Live>,
-    opaque: u8,
+    flows: Flows,
     ifaces: &Interfaces,
-) -> (Vec<Live>, Vec<Live>) {
+) -> Result<(Flows, Flows), Exhausted> {
     let (dim, set) = if base.chain_type == "nat" {
         (CT, Some(Ivs::from_unsorted(vec![(0, 0), (2, 2)])))
     } else if matches!(base.hook.as_str(), "ingress" | "egress") {
@@ -214,86 +291,27 @@ fn entry(
         });
         (dim, set)
     } else {
-        return (live, Vec::new());
+        return Ok((flows, Flows::default()));
     };
-    let mut enter = Vec::new();
-    let mut skip = Vec::new();
-    for l in live {
-        let Some(set) = set
-            .as_ref()
-            .filter(|_| (l.taint | opaque) & (1 << dim) == 0)
-        else {
-            let mut u = l;
-            u.certain = false;
-            enter.push(u.clone());
-            skip.push(u);
-            continue;
-        };
-        let inside = l.region.dim(dim).intersect(set);
-        let outside = l.region.dim(dim).minus(set);
-        if !inside.is_empty() {
-            let mut a = l.clone();
-            a.region.set(dim, inside);
-            enter.push(a);
-        }
-        if !outside.is_empty() {
-            let mut b = l;
-            b.region.set(dim, outside);
-            skip.push(b);
-        }
-    }
-    let _ = space;
-    (enter, skip)
-}
-
-/// A packet in an uncertain accepted region that no dropped region holds is accepted on every
-/// way it can take: certain after all. Skipped when too costly (it only sharpens `certain`).
-fn refine(accepted: &mut Vec<Live>, dropped: &[Live]) {
-    let uncertain = accepted.iter().filter(|l| !l.certain).count();
-    if uncertain == 0 || uncertain.saturating_mul(dropped.len()) > 4_000_000 {
-        return;
-    }
-    let mut out = Vec::with_capacity(accepted.len());
-    for l in accepted.drain(..) {
-        if l.certain {
-            out.push(l);
+    let inside = match &set {
+        Some(set) => eval
+            .vars
+            .region(&mut eval.m, &eval.ctx.space.with(dim, set.clone()))?,
+        None => FALSE,
+    };
+    let mut enter = Flows::default();
+    let mut skip = Flows::default();
+    for (taint, s) in flows.iter() {
+        if set.is_none() || (taint | eval.opaque) & (1 << dim) != 0 {
+            // The chain may or may not see these packets.
+            enter.add(&mut eval.m, taint, s)?;
+            skip.add(&mut eval.m, taint, s)?;
             continue;
         }
-        let mut rest = vec![l.region.clone()];
-        for d in dropped.iter().filter(|d| d.region.intersects(&l.region)) {
-            let mut next = Vec::new();
-            for piece in &rest {
-                piece.subtract(&d.region, &mut next);
-            }
-            rest = next;
-        }
-        let covered: Vec<_> = {
-            let mut c = vec![l.region.clone()];
-            for r in &rest {
-                let mut next = Vec::new();
-                for piece in &c {
-                    piece.subtract(r, &mut next);
-                }
-                c = next;
-            }
-            c
-        };
-        for region in rest {
-            out.push(Live {
-                region,
-                certain: true,
-                taint: l.taint,
-                via: l.via.clone(),
-            });
-        }
-        for region in covered {
-            out.push(Live {
-                region,
-                certain: false,
-                taint: l.taint,
-                via: l.via.clone(),
-            });
-        }
+        let a = eval.m.and(s, inside)?;
+        let b = eval.m.diff(s, inside)?;
+        enter.add(&mut eval.m, taint, a)?;
+        skip.add(&mut eval.m, taint, b)?;
     }
-    *accepted = out;
+    Ok((enter, skip))
 }

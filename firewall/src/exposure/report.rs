@@ -1,7 +1,8 @@
 //! From accepted regions to the document: classes (coalesced, CIDR covers, names), open
 //! ports, loopback facts.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 
 use super::merge::coalesce;
 use super::pipeline::{FamilyResult, HookResult};
@@ -32,18 +33,21 @@ pub(crate) fn family(
         accepted_on_lo: false,
         spoofed_loopback_accepted: false,
     };
+    let view = View {
+        space: &r.space,
+        bits: r.bits,
+        ifaces,
+        notes,
+        ruleset,
+        rendered: RefCell::default(),
+    };
     for h in &r.hooks {
         let merged = merge_classes(&h.accepted);
-        let view = View {
-            space: &r.space,
-            bits: r.bits,
-            ifaces,
-            notes,
-            ruleset,
-        };
         if h.hook == "input" {
             open_ports = view.open_ports(name, &merged);
-            loopback = view.loopback(&h.accepted);
+            if let Some(l) = &h.loopback {
+                loopback = l.clone();
+            }
         }
         let accepted = merged
             .iter()
@@ -106,12 +110,20 @@ struct View<'a> {
     ifaces: &'a Interfaces,
     notes: &'a Notes,
     ruleset: &'a Ruleset,
+    /// Rules rendered once, however many classes name them.
+    rendered: RefCell<HashMap<u32, RuleRef>>,
 }
 
 impl View<'_> {
     fn via(&self, via: &[u32]) -> Vec<RuleRef> {
+        let mut rendered = self.rendered.borrow_mut();
         via.iter()
-            .map(|&v| self.notes.rule_ref(v, self.ruleset))
+            .map(|&v| {
+                rendered
+                    .entry(v)
+                    .or_insert_with(|| self.notes.rule_ref(v, self.ruleset))
+                    .clone()
+            })
             .collect()
     }
 
@@ -208,33 +220,6 @@ impl View<'_> {
                 }
             })
             .collect()
-    }
-
-    fn loopback(&self, accepted: &[Live]) -> Loopback {
-        let lo = Ivs::one(self.ifaces.lo(), self.ifaces.lo());
-        // Everything on lo in state new, established, related.
-        let mut on_lo = self.space.with(IIF, lo.clone());
-        on_lo.set(CT, Ivs::one(0, 2));
-        let mut rest = vec![on_lo];
-        for a in accepted.iter().filter(|a| a.certain) {
-            let mut next = Vec::new();
-            for piece in &rest {
-                piece.subtract(&a.region, &mut next);
-            }
-            rest = next;
-        }
-        let loopback_sources = if self.bits == 32 {
-            Ivs::one(0x7f00_0000, 0x7fff_ffff)
-        } else {
-            Ivs::one(1, 1)
-        };
-        let mut spoofed = self.space.with(SADDR, loopback_sources);
-        spoofed.set(IIF, Ivs::one(0, self.ifaces.other()).minus(&lo));
-        spoofed.set(CT, Ivs::one(0, 0));
-        Loopback {
-            accepted_on_lo: rest.is_empty(),
-            spoofed_loopback_accepted: accepted.iter().any(|a| a.region.intersects(&spoofed)),
-        }
     }
 }
 

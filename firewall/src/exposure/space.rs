@@ -257,14 +257,6 @@ impl Region {
         }
     }
 
-    /// `self ⊆ other`.
-    pub(crate) fn is_subset(&self, other: &Self) -> bool {
-        self.dims
-            .iter()
-            .zip(&other.dims)
-            .all(|(a, b)| a.is_subset(b))
-    }
-
     /// The smallest box holding the region: each dimension's hull.
     pub(crate) fn hull(&self) -> Self {
         let mut out = self.clone();

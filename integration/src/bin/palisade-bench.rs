@@ -7,6 +7,7 @@
 //!
 //! Usage: `palisade-bench [ITERATIONS] [rsa|ecc]` (default 200, rsa: the EK and AK algorithm).
 //! Prints median / p90 / p99 in ms.
+#![forbid(unsafe_code)]
 #![allow(
     clippy::indexing_slicing,
     reason = "serde_json::Value indexing by key never panics"

@@ -1,6 +1,7 @@
 //! `palisade-demo`: one host (a network namespace with its own swtpm and a real nftables
 //! ruleset) runs the agent; the verifier runs outside it. The host attests PASS; one firewall rule
 //! changes; the next attestation FAILs naming the rule. Everything is torn down at the end.
+#![forbid(unsafe_code)]
 #![allow(
     clippy::indexing_slicing,
     reason = "serde_json::Value indexing by key never panics"

@@ -20,6 +20,7 @@
 //! `measured seq=N` line as above.
 //!
 //! Usage: `palisade-event-bench [SAMPLES]` (default 100). Prints median / p90 / p99 / max in ms.
+#![forbid(unsafe_code)]
 #![allow(
     clippy::indexing_slicing,
     reason = "serde_json::Value indexing by key never panics"

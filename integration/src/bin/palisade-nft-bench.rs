@@ -12,6 +12,7 @@
 //!   adds on top of holding the listing.
 //!
 //! Usage (root, release build): `palisade-nft-bench [RULES…]` (default 1000 10000 100000).
+#![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, reason = "a benchmark prints its results")]
 
 use std::io::Write as _;

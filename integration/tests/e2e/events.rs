@@ -25,11 +25,16 @@ const FALLBACK_POLL_MS: u64 = 30_000;
 /// A verifier and one enrolled host whose agent re-measures on nftables events, with the
 /// default fallback poll (30 s).
 pub(super) fn start_with_fallback_poll(label: &str) -> World {
+    start_with_fallback_poll_and(label, "")
+}
+
+/// [`start_with_fallback_poll`] with extra agent TOML (`agent_config`'s `extra`).
+pub(super) fn start_with_fallback_poll_and(label: &str, extra: &str) -> World {
     require_root_tools().unwrap();
     let host = Host::create(label).unwrap();
     host.nft(BASELINE_RULESET).unwrap();
     let verifier = Verifier::start(&[host.gateway_ip()], MANUAL).unwrap();
-    let path = agent_config(&host, &verifier, "").unwrap();
+    let path = agent_config(&host, &verifier, extra).unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     let patched = text.replace(
         "measure_interval_ms = 200",

@@ -6,4 +6,5 @@ mod diff;
 mod events;
 mod inspect;
 mod network;
+mod runtime;
 mod support;

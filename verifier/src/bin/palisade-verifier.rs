@@ -1,4 +1,5 @@
 //! `palisade-verifier`: the verifier and registrar daemon. Wiring only.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 

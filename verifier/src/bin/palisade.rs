@@ -1,6 +1,7 @@
 //! `palisade`: the operator CLI. Talks to the verifier's API over mutual TLS with the operator
 //! certificate from the verifier's state directory; `palisade diff` also compares two ruleset
 //! files without any verifier.
+#![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

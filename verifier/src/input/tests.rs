@@ -34,7 +34,11 @@ fn listing(port: u16) -> String {
 }
 
 fn judgement(port: u16) -> Judgement {
-    let ruleset = palisade_firewall::from_nft_json(listing(port).as_bytes()).unwrap();
+    judgement_of(&listing(port))
+}
+
+fn judgement_of(listing: &str) -> Judgement {
+    let ruleset = palisade_firewall::from_nft_json(listing.as_bytes()).unwrap();
     let canonical: Canonical = ruleset.canonical().unwrap();
     let value = serde_json::from_slice(canonical.as_bytes()).unwrap();
     // The verifier reads the document back exactly as the policy input does.
@@ -66,7 +70,7 @@ fn agent() -> AgentRecord {
 }
 
 fn violations(port: u16) -> Vec<String> {
-    let input = node(&agent(), &judgement(port));
+    let input = node(&agent(), &judgement(port), &ExposureCache::default());
     library::foundation(Limits::default())
         .unwrap()
         .evaluate(&input)
@@ -78,7 +82,7 @@ fn violations(port: u16) -> Vec<String> {
 
 #[test]
 fn input_carries_exposure_facts_per_namespace() {
-    let input = node(&agent(), &judgement(2222));
+    let input = node(&agent(), &judgement(2222), &ExposureCache::default());
     let fw = &input["node"]["firewall"];
     assert_eq!(fw["exposure"]["format"], "palisade-exposure-v1");
     assert_eq!(fw["exposures"]["host"], fw["exposure"]);
@@ -114,7 +118,7 @@ fn a_document_that_does_not_read_back_has_no_facts_and_fails_the_policy() {
     let doc = j.documents.values_mut().next().unwrap();
     doc.canonical =
         Canonical::from_jcs_bytes(br#"{"format":"palisade.nftables/0","tables":{}}"#.to_vec());
-    let input = node(&agent(), &j);
+    let input = node(&agent(), &j, &ExposureCache::default());
     assert_eq!(input["node"]["firewall"]["exposure"], Value::Null);
     assert!(input["node"]["firewall"]["exposure_errors"]["host"].is_string());
     let msgs: Vec<String> = library::foundation(Limits::default())
@@ -130,4 +134,35 @@ fn a_document_that_does_not_read_back_has_no_facts_and_fails_the_policy() {
         "{}",
         msgs[0]
     );
+}
+
+#[test]
+fn large_rulesets_get_facts_computed_once_per_digest() {
+    // Ten times the old 2,000-rule cap.
+    let j = judgement_of(&palisade_firewall::testing::generate_json(20_000));
+    let cache = ExposureCache::default();
+    let input = node(&agent(), &j, &cache);
+    let fw = &input["node"]["firewall"];
+    assert_eq!(fw["exposure_errors"], json!({}));
+    assert_eq!(fw["exposure"]["truncated"], false);
+    assert!(fw["exposure"]["open_ports"].as_array().unwrap().len() > 1000);
+    assert_eq!(cache.len(), 1);
+    let again = node(&agent(), &j, &cache);
+    assert_eq!(again, input);
+    assert_eq!(cache.len(), 1);
+}
+
+#[test]
+fn truncated_facts_fail_the_foundation_policy_closed() {
+    let mut input = node(&agent(), &judgement(2222), &ExposureCache::default());
+    input["node"]["firewall"]["exposure"]["truncated"] = json!(true);
+    let msgs: Vec<String> = library::foundation(Limits::default())
+        .unwrap()
+        .evaluate(&input)
+        .unwrap()
+        .into_iter()
+        .map(|v| v.message)
+        .collect();
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    assert!(msgs[0].contains("memory budget"), "{}", msgs[0]);
 }

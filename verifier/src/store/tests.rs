@@ -34,6 +34,7 @@ fn result(agent: &str, outcome: Outcome) -> ResultRecord {
         duration_us: 5,
         documents: BTreeMap::new(),
         changes: None,
+        events: None,
     }
 }
 

@@ -13,6 +13,8 @@ use std::net::IpAddr;
 use serde_json::Value;
 
 use super::{exposure, exposure_with, Exposure, ExposureOptions, Packet, PacketVerdict};
+
+mod differential;
 use crate::from_nft_json;
 
 fn load(json: &str) -> Exposure {
@@ -336,11 +338,11 @@ fn corpus_rulesets_evaluate_and_serialise() {
 }
 
 #[test]
-fn the_region_cap_is_conservative() {
+fn the_node_budget_is_conservative() {
     let json = crate::testing::generate_json(1000);
     let ruleset = from_nft_json(json.as_bytes()).unwrap();
     let full = exposure(&ruleset);
-    let capped = exposure_with(&ruleset, &ExposureOptions { max_regions: 50 });
+    let capped = exposure_with(&ruleset, &ExposureOptions { max_nodes: 2_000 });
     assert!(capped.truncated);
     assert!(!full.truncated);
     // Whatever the full evaluation says is accepted, the capped one says may be.

@@ -1,0 +1,268 @@
+//! The running monitor: palisade's programs loaded and attached to their tracepoints, the ring
+//! buffer they write to, and the counter of events that did not fit. Dropping the monitor
+//! detaches and unloads everything.
+
+use std::os::fd::AsFd as _;
+use std::time::Duration;
+
+use aya::maps::{HashMap, MapData, PerCpuArray, RingBuf};
+use aya::programs::TracePoint;
+use aya::{Ebpf, EbpfLoader};
+use palisade_ebpf_common::{globals, maps, Event};
+
+use crate::btf::Btf;
+
+/// The tracepoints, as (program name, category, tracepoint). A missing tracepoint (a kernel
+/// without modules has no `module:module_load`) is skipped and reported.
+const TRACEPOINTS: [(&str, &str, &str); 12] = [
+    ("sys_enter_bpf", "syscalls", "sys_enter_bpf"),
+    ("sys_exit_bpf", "syscalls", "sys_exit_bpf"),
+    ("sys_enter_socket", "syscalls", "sys_enter_socket"),
+    ("sys_exit_socket", "syscalls", "sys_exit_socket"),
+    ("sys_enter_sendto", "syscalls", "sys_enter_sendto"),
+    ("sys_enter_sendmsg", "syscalls", "sys_enter_sendmsg"),
+    ("sys_enter_setsockopt", "syscalls", "sys_enter_setsockopt"),
+    ("sys_enter_bind", "syscalls", "sys_enter_bind"),
+    ("sys_exit_bind", "syscalls", "sys_exit_bind"),
+    ("inet_sock_set_state", "sock", "inet_sock_set_state"),
+    ("sched_process_exec", "sched", "sched_process_exec"),
+    ("module_load", "module", "module_load"),
+];
+
+/// Failure to start the monitor.
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    /// The object could not be loaded (verifier rejection, no BPF support, no privilege).
+    #[error("loading palisade's eBPF programs: {0}")]
+    Load(#[source] Box<aya::EbpfError>),
+    /// A program could not be loaded or attached.
+    #[error("eBPF program {program}: {source}")]
+    Program {
+        /// The program.
+        program: &'static str,
+        /// Why.
+        #[source]
+        source: Box<aya::programs::ProgramError>,
+    },
+    /// A map the programs define is missing or of the wrong type.
+    #[error("eBPF map {map}: {detail}")]
+    Map {
+        /// The map.
+        map: &'static str,
+        /// Why.
+        detail: String,
+    },
+}
+
+/// How to start the monitor.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Ring buffer size in bytes (a power of two, at least a page); default 256 KiB. Tests
+    /// make it small to force losses.
+    pub ring_bytes: Option<u32>,
+}
+
+/// What the monitor attached, and what it could not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Status {
+    /// Tracepoints attached.
+    pub attached: Vec<String>,
+    /// Tracepoints this kernel does not have, with the error.
+    pub skipped: Vec<(String, String)>,
+    /// Whether events carry the network namespace (kernel BTF offsets found).
+    pub netns: bool,
+}
+
+/// One drained batch.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Events in ring order, each with the program its process last executed (if seen).
+    pub events: Vec<(Event, Option<String>)>,
+    /// Events lost since the previous batch (ring buffer full).
+    pub lost: u64,
+}
+
+/// palisade's eBPF programs, loaded and attached.
+pub struct Monitor {
+    ebpf: Ebpf,
+    ring: RingBuf<MapData>,
+    drops: PerCpuArray<MapData, u64>,
+    execs: HashMap<MapData, u32, [u8; 64]>,
+    lost_seen: u64,
+    status: Status,
+}
+
+impl std::fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Monitor")
+            .field("status", &self.status)
+            .finish()
+    }
+}
+
+/// Where tracepoints are looked up (aya reads their ids from tracefs).
+const TRACEFS: &str = "/sys/kernel/tracing";
+
+/// Mounts tracefs if this mount namespace has none (`ip netns exec` gives its process a fresh
+/// sysfs without it). Best effort: if it fails, attaching reports the missing tracepoints.
+fn ensure_tracefs() {
+    let present = |dir: &str| std::path::Path::new(dir).join("events").is_dir();
+    if present(TRACEFS) || present("/sys/kernel/debug/tracing") {
+        return;
+    }
+    let mounted = nix::mount::mount(
+        Some("tracefs"),
+        TRACEFS,
+        Some("tracefs"),
+        nix::mount::MsFlags::MS_NOSUID
+            | nix::mount::MsFlags::MS_NODEV
+            | nix::mount::MsFlags::MS_NOEXEC,
+        None::<&str>,
+    );
+    match mounted {
+        Ok(()) => tracing::info!(
+            path = TRACEFS,
+            "mounted tracefs (this mount namespace had none)"
+        ),
+        Err(error) => tracing::warn!(%error, path = TRACEFS, "no tracefs, and mounting it failed"),
+    }
+}
+
+/// Kernel struct offsets for the network-namespace walk, or zeros (walk disabled).
+fn netns_offsets() -> (u32, u32, u32) {
+    let found = Btf::from_sys_fs().and_then(|btf| {
+        Ok((
+            btf.member_offset("task_struct", &["nsproxy"])?,
+            btf.member_offset("nsproxy", &["net_ns"])?,
+            btf.member_offset("net", &["ns", "inum"])?,
+        ))
+    });
+    match found {
+        Ok(offsets) => offsets,
+        Err(error) => {
+            tracing::warn!(%error, "kernel BTF unusable: events will not name their network namespace");
+            (0, 0, 0)
+        }
+    }
+}
+
+fn take<T>(ebpf: &mut Ebpf, map: &'static str) -> Result<T, MonitorError>
+where
+    T: TryFrom<aya::maps::Map, Error = aya::maps::MapError>,
+{
+    let m = ebpf.take_map(map).ok_or(MonitorError::Map {
+        map,
+        detail: "missing from the object".into(),
+    })?;
+    T::try_from(m).map_err(|e| MonitorError::Map {
+        map,
+        detail: e.to_string(),
+    })
+}
+
+impl Monitor {
+    /// Loads and attaches the programs.
+    pub fn start(options: &Options) -> Result<Self, MonitorError> {
+        ensure_tracefs();
+        let (nsproxy, net_ns, inum) = netns_offsets();
+        let tgid = std::process::id();
+        let mut loader = EbpfLoader::new();
+        loader
+            .override_global(globals::TASK_NSPROXY, &nsproxy, true)
+            .override_global(globals::NSPROXY_NET_NS, &net_ns, true)
+            .override_global(globals::NET_NS_INUM, &inum, true)
+            .override_global(globals::SELF_TGID, &tgid, true);
+        if let Some(bytes) = options.ring_bytes {
+            loader.map_max_entries(maps::EVENTS, bytes);
+        }
+        let mut ebpf = loader
+            .load(crate::PROGRAMS)
+            .map_err(|e| MonitorError::Load(Box::new(e)))?;
+        let mut status = Status {
+            netns: nsproxy != 0,
+            ..Status::default()
+        };
+        for (program, category, name) in TRACEPOINTS {
+            let tp: &mut TracePoint = ebpf
+                .program_mut(program)
+                .ok_or_else(|| MonitorError::Map {
+                    map: program,
+                    detail: "program missing from the object".into(),
+                })?
+                .try_into()
+                .map_err(|e| MonitorError::Program {
+                    program,
+                    source: Box::new(e),
+                })?;
+            tp.load().map_err(|e| MonitorError::Program {
+                program,
+                source: Box::new(e),
+            })?;
+            match tp.attach(category, name) {
+                Ok(_) => status.attached.push(format!("{category}:{name}")),
+                Err(e) => status
+                    .skipped
+                    .push((format!("{category}:{name}"), e.to_string())),
+            }
+        }
+        let ring = take(&mut ebpf, maps::EVENTS)?;
+        let drops = take(&mut ebpf, maps::DROPS)?;
+        let execs = take(&mut ebpf, "EXECS")?;
+        Ok(Self {
+            ebpf,
+            ring,
+            drops,
+            execs,
+            lost_seen: 0,
+            status,
+        })
+    }
+
+    /// What is attached.
+    pub fn status(&self) -> &Status {
+        &self.status
+    }
+
+    /// Ids of the loaded programs (palisade's own, for the inventory to mark).
+    pub fn program_ids(&self) -> Vec<u32> {
+        self.ebpf
+            .programs()
+            .filter_map(|(_, p)| p.info().ok().map(|i| i.id()))
+            .collect()
+    }
+
+    /// Waits until events are ready or `timeout` passes; true if ready.
+    pub fn wait(&self, timeout: Duration) -> std::io::Result<bool> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+        let mut fds = [PollFd::new(self.ring.as_fd(), PollFlags::POLLIN)];
+        let n = poll(&mut fds, PollTimeout::from(ms)).map_err(std::io::Error::from)?;
+        Ok(n > 0)
+    }
+
+    /// Takes up to `max` events from the ring buffer, and the count of events lost since the
+    /// previous call.
+    pub fn drain(&mut self, max: usize) -> Batch {
+        let mut batch = Batch::default();
+        while batch.events.len() < max {
+            let Some(item) = self.ring.next() else { break };
+            if let Some(e) = Event::from_bytes(&item) {
+                batch.events.push((e, None));
+            }
+        }
+        for (e, exe) in &mut batch.events {
+            *exe = self.execs.get(&e.tgid, 0).ok().map(|path| {
+                let len = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+                String::from_utf8_lossy(path.get(..len).unwrap_or_default()).into_owned()
+            });
+        }
+        let total: u64 = self
+            .drops
+            .get(&0, 0)
+            .map(|per_cpu| per_cpu.iter().sum())
+            .unwrap_or(self.lost_seen);
+        batch.lost = total.saturating_sub(self.lost_seen);
+        self.lost_seen = total.max(self.lost_seen);
+        batch
+    }
+}

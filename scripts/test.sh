@@ -22,7 +22,9 @@ step "fuzz targets build and run briefly"
 for crate in $(find . -path ./target -prune -o -name Cargo.toml -path '*/fuzz/*' -print | xargs -n1 dirname); do
     (
         cd "$crate"
-        cargo +nightly fuzz build 2>&1 | tail -1
+        cargo +nightly fuzz build > fuzz-build.log 2>&1 \
+            || { tail -40 fuzz-build.log; echo "fuzz crate $crate does not build"; exit 1; }
+        tail -1 fuzz-build.log
         for target in $(cargo +nightly fuzz list); do
             cargo +nightly fuzz run "$target" -- -max_total_time=5 -print_final_stats=0 >/dev/null 2>&1 \
                 || { echo "fuzz target $crate:$target failed"; exit 1; }

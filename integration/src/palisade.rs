@@ -154,7 +154,12 @@ pub fn agent_config(host: &Host, verifier: &Verifier, extra: &str) -> Result<Pat
     } else {
         "runtime.enabled = false"
     };
-    let extra = format!("{default_runtime}\n{extra}");
+    let interval = if extra.contains("measure_interval_ms") {
+        ""
+    } else {
+        "measure_interval_ms = 200"
+    };
+    let extra = format!("{default_runtime}\n{interval}\n{extra}");
     let (tpm_lines, top_lines): (Vec<&str>, Vec<&str>) =
         extra.lines().partition(|l| l.starts_with("tpm."));
     let tpm_extra: Vec<&str> = tpm_lines
@@ -163,7 +168,7 @@ pub fn agent_config(host: &Host, verifier: &Verifier, extra: &str) -> Result<Pat
         .collect();
     let (tpm_extra, extra) = (tpm_extra.join("\n"), top_lines.join("\n"));
     let config = format!(
-        "agent_id = {:?}\nstate_dir = {:?}\nmeasure_interval_ms = 200\n{extra}\n\
+        "agent_id = {:?}\nstate_dir = {:?}\n{extra}\n\
          [tpm]\ntcti = {:?}\n{tpm_extra}\n\
          [api]\nlisten = \"{ip}:{AGENT_PORT}\"\ncontact = \"https://{ip}:{AGENT_PORT}\"\n\
          [verifier]\nurl = {:?}\nca_cert = {:?}\n\

@@ -161,7 +161,11 @@ fn idle(seconds: u64) -> Result<()> {
     let host = Host::create("rtidle")?;
     host.nft(BASELINE_RULESET)?;
     let verifier = Verifier::start(&[host.gateway_ip()], Duration::from_secs(3600))?;
-    let agent = start_agent_with(&host, &verifier, "measure_interval_ms = 30000")?;
+    let agent = start_agent_with(
+        &host,
+        &verifier,
+        "measure_interval_ms = 30000\nruntime.enabled = true",
+    )?;
     let pid = agent.pid();
     std::thread::sleep(Duration::from_secs(5));
     let (rss0, cpu0) = proc_stat(pid)?;

@@ -383,4 +383,30 @@ fn print_result(r: &ResultRecord) {
     for reason in &r.reasons {
         println!("    - {reason}");
     }
+    if let Some(changes) = r.changes.as_ref().and_then(Value::as_object) {
+        for (key, change) in changes {
+            print_change(key, change);
+        }
+    }
+}
+
+/// One changed document of a result: its text lines and the processes the log names as writers.
+fn print_change(key: &str, change: &Value) {
+    let writers: Vec<String> = change["writers"]
+        .as_array()
+        .map(|ws| {
+            ws.iter()
+                .map(|w| format!("pid {} ({})", w["pid"], w["comm"].as_str().unwrap_or("?")))
+                .collect()
+        })
+        .unwrap_or_default();
+    let by = if writers.is_empty() {
+        String::new()
+    } else {
+        format!("  by {}", writers.join(", "))
+    };
+    println!("    changed {key}{by}");
+    for line in change["text"].as_str().unwrap_or_default().lines().take(20) {
+        println!("      {line}");
+    }
 }

@@ -149,17 +149,16 @@ impl Verifier {
 /// global, so every agent on this one test machine would see the others' programs come and go
 /// and log it, which scenarios about something else must not depend on.
 pub fn agent_config(host: &Host, verifier: &Verifier, extra: &str) -> Result<PathBuf> {
-    let default_runtime = if extra.contains("runtime.") {
-        ""
-    } else {
-        "runtime.enabled = false"
-    };
-    let interval = if extra.contains("measure_interval_ms") {
-        ""
-    } else {
-        "measure_interval_ms = 200"
-    };
-    let extra = format!("{default_runtime}\n{interval}\n{extra}");
+    // Each default applies unless `extra` sets that key itself.
+    let defaults: Vec<&str> = [
+        ("runtime.", "runtime.enabled = false"),
+        ("measure_interval_ms", "measure_interval_ms = 200"),
+    ]
+    .iter()
+    .filter(|(key, _)| !extra.contains(key))
+    .map(|&(_, line)| line)
+    .collect();
+    let extra = format!("{}\n{extra}", defaults.join("\n"));
     let (tpm_lines, top_lines): (Vec<&str>, Vec<&str>) =
         extra.lines().partition(|l| l.starts_with("tpm."));
     let tpm_extra: Vec<&str> = tpm_lines

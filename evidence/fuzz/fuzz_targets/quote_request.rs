@@ -1,5 +1,6 @@
-//! Fuzzes the agent's parsing of a quote request (`nonce`, `pcrs`, `log_offset`, `event_cursor` from the query
-//! string): never panics, and an accepted request round-trips through its query form.
+//! Fuzzes the agent's parsing of a quote request (`nonce`, `pcrs`, `log_offset`, `event_cursor`
+//! from the query string): never panics, and an accepted request round-trips through its query
+//! form.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

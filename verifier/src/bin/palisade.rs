@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand, ValueEnum};
+use palisade_evidence::log::Writer;
 use palisade_evidence::wire::ErrorBody;
 use palisade_firewall::diff::{diff, RulesetDiff};
 use palisade_firewall::Ruleset;
@@ -392,18 +393,16 @@ fn print_result(r: &ResultRecord) {
 
 /// One changed document of a result: its text lines and the processes the log names as writers.
 fn print_change(key: &str, change: &Value) {
-    let writers: Vec<String> = change["writers"]
-        .as_array()
-        .map(|ws| {
-            ws.iter()
-                .map(|w| format!("pid {} ({})", w["pid"], w["comm"].as_str().unwrap_or("?")))
-                .collect()
-        })
-        .unwrap_or_default();
-    let by = if writers.is_empty() {
+    let writers: Vec<Writer> =
+        serde_json::from_value(change["writers"].clone()).unwrap_or_default();
+    let by: Vec<String> = writers
+        .iter()
+        .map(|w| format!("pid {} ({})", w.pid, w.comm))
+        .collect();
+    let by = if by.is_empty() {
         String::new()
     } else {
-        format!("  by {}", writers.join(", "))
+        format!("  by {}", by.join(", "))
     };
     println!("    changed {key}{by}");
     for line in change["text"].as_str().unwrap_or_default().lines().take(20) {

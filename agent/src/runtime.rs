@@ -5,6 +5,7 @@
 //! trigger, with its writer, for the objects it may have changed. Events lost in the kernel are
 //! measured as a record of their own (`event-loss`) and make every object re-read.
 
+mod loads;
 mod source;
 
 use std::collections::BTreeSet;
@@ -16,6 +17,7 @@ use palisade_collectors::NetNs;
 use palisade_evidence::log::{kind, Annotations, LogEntry};
 use palisade_evidence::{Canonical, CanonicalError};
 
+pub use loads::LoadResolver;
 pub use source::{route, spawn_monitor, Routes, Targets};
 
 use crate::measure::{MeasureError, Measurer};

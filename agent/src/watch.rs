@@ -97,20 +97,23 @@ pub fn watch(
 
 fn watch_ebpf(mut monitor: Monitor, format: WatchFormat, tx: &mpsc::SyncSender<String>) {
     let clock = Clock::now();
+    let mut loads = crate::runtime::LoadResolver::default();
     let mut seq = 0;
     loop {
         if monitor.wait(Duration::from_millis(500)).is_err() {
             return;
         }
         let batch = monitor.drain(1024);
-        let mut lines: Vec<RuntimeEvent> = batch
+        let mut decoded: Vec<_> = batch
             .events
             .iter()
             .map(|(e, exe)| {
                 seq += 1;
-                decode::decode(e, exe.clone(), &clock, seq)
+                (e, decode::decode(e, exe.clone(), &clock, seq))
             })
             .collect();
+        loads.resolve(&mut decoded);
+        let mut lines: Vec<RuntimeEvent> = decoded.into_iter().map(|(_, e)| e).collect();
         if batch.lost > 0 {
             seq += 1;
             lines.push(decode::lost(batch.lost, &clock, seq));

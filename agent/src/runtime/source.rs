@@ -15,7 +15,7 @@ use palisade_ebpf::{Monitor, Options};
 use palisade_evidence::runtime::{kind, RuntimeEvent};
 use tokio::sync::mpsc;
 
-use super::{OwnPrograms, CAUSE_EBPF, CAUSE_LOST};
+use super::{LoadResolver, OwnPrograms, CAUSE_EBPF, CAUSE_LOST};
 use crate::events::EventLog;
 use crate::triggers::Trigger;
 
@@ -148,6 +148,7 @@ pub fn spawn_monitor(
 ) -> Result<(), String> {
     let options = Options {
         ring_bytes: Some(ring_bytes),
+        ..Options::default()
     };
     let monitor = Monitor::start(&options).map_err(|e| e.to_string())?;
     if let Ok(mut o) = own.write() {
@@ -179,6 +180,7 @@ fn run(
     handle: &tokio::runtime::Handle,
 ) {
     let clock = Clock::now();
+    let mut loads = LoadResolver::default();
     events.set_monitor(Ok(()));
     loop {
         if routes.bpf.is_closed() {
@@ -194,14 +196,19 @@ fn run(
         }
         let batch = monitor.drain(BATCH);
         let mut settle = false;
-        for (raw, exe) in &batch.events {
-            let mut decoded = None;
-            events.push(|seq| {
-                let e = decode::decode(raw, exe.clone(), &clock, seq);
-                decoded = Some(e.clone());
-                e
+        // Resolved before the log's lock is taken: resolving may wait for the kernel.
+        let mut decoded: Vec<_> = batch
+            .events
+            .iter()
+            .map(|(raw, exe)| (raw, decode::decode(raw, exe.clone(), &clock, 0)))
+            .collect();
+        loads.resolve(&mut decoded);
+        for (_, mut e) in decoded {
+            e.seq = events.push(|seq| {
+                let mut stored = e.clone();
+                stored.seq = seq;
+                stored
             });
-            let Some(e) = decoded else { continue };
             let is_ours = match (ours, e.netns) {
                 (Some(a), Some(b)) => a == u64::from(b),
                 _ => true,

@@ -102,32 +102,27 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
         .map_or(0, u64::from_ne_bytes)
 }
 
-/// Every loaded program, by walking program ids.
-fn read_programs(inv: &mut BpfInventory, own: &BTreeSet<u32>) -> Result<(), BpfError> {
+/// Calls `f` with the id and an open descriptor of every loaded program (programs unloaded
+/// meanwhile are skipped).
+fn each_program(
+    mut f: impl FnMut(u32, std::os::fd::BorrowedFd<'_>) -> Result<(), BpfError>,
+) -> Result<(), BpfError> {
     let mut id = 0;
     while let Some(next) = sys::next_id(id, false).map_err(BpfError::syscall("prog_get_next_id"))? {
         id = next;
-        let Some(fd) = sys::open(id, false).map_err(BpfError::syscall("prog_get_fd_by_id"))? else {
-            continue;
-        };
-        let info = sys::prog_info(fd.as_fd()).map_err(BpfError::syscall("obj_get_info_by_fd"))?;
+        if let Some(fd) = sys::open(id, false).map_err(BpfError::syscall("prog_get_fd_by_id"))? {
+            f(id, fd.as_fd())?;
+        }
+    }
+    Ok(())
+}
+
+/// Every loaded program, by walking program ids.
+fn read_programs(inv: &mut BpfInventory, own: &BTreeSet<u32>) -> Result<(), BpfError> {
+    each_program(|id, fd| {
+        let info = sys::prog_info(fd).map_err(BpfError::syscall("obj_get_info_by_fd"))?;
+        let program = program_ref(&info);
         let i = &info.info;
-        let name_bytes = i.get(64..80).unwrap_or_default();
-        let name_len = name_bytes
-            .iter()
-            .position(|&b| b == 0)
-            .unwrap_or(name_bytes.len());
-        let program = ProgramRef {
-            prog_type: names::prog_type(u32_at(i, 0)),
-            name: String::from_utf8_lossy(name_bytes.get(..name_len).unwrap_or_default())
-                .into_owned(),
-            tag: hex::encode(i.get(8..16).unwrap_or_default()),
-            digest: if info.xlated.is_empty() {
-                String::new()
-            } else {
-                xlated::digest(&info.xlated)
-            },
-        };
         let uid = u32_at(i, 48);
         inv.observed.loads.insert(id, (u64_at(i, 40), uid));
         inv.observed.programs.insert(id, program.clone());
@@ -140,8 +135,66 @@ fn read_programs(inv: &mut BpfInventory, own: &BTreeSet<u32>) -> Result<(), BpfE
             palisade: own.contains(&id),
             count: 1,
         });
+        Ok(())
+    })
+}
+
+/// A program's identity from its info.
+fn program_ref(info: &sys::ProgInfo) -> ProgramRef {
+    let i = &info.info;
+    let name_bytes = i.get(64..80).unwrap_or_default();
+    let name_len = name_bytes
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(name_bytes.len());
+    ProgramRef {
+        prog_type: names::prog_type(u32_at(i, 0)),
+        name: String::from_utf8_lossy(name_bytes.get(..name_len).unwrap_or_default()).into_owned(),
+        tag: hex::encode(i.get(8..16).unwrap_or_default()),
+        digest: if info.xlated.is_empty() {
+            String::new()
+        } else {
+            xlated::digest(&info.xlated)
+        },
     }
-    Ok(())
+}
+
+/// When and by whom a loaded program was loaded, from the kernel's stamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Load {
+    /// Program id.
+    pub id: u32,
+    /// `BPF_PROG_TYPE_*` number.
+    pub prog_type: u32,
+    /// `CLOCK_BOOTTIME` ns, stamped after verification.
+    pub load_time: u64,
+    /// The loading process's uid.
+    pub uid: u32,
+}
+
+/// The load stamp of every loaded program (cheap: no instructions are read).
+pub fn loads() -> Result<Vec<Load>, BpfError> {
+    let mut out = Vec::new();
+    each_program(|id, fd| {
+        let head = sys::prog_info_head(fd).map_err(BpfError::syscall("obj_get_info_by_fd"))?;
+        out.push(Load {
+            id,
+            prog_type: u32_at(&head, 0),
+            load_time: u64_at(&head, 40),
+            uid: u32_at(&head, 48),
+        });
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// The identity of program `id`; `None` if it is gone.
+pub fn program(id: u32) -> Result<Option<ProgramRef>, BpfError> {
+    let Some(fd) = sys::open(id, false).map_err(BpfError::syscall("prog_get_fd_by_id"))? else {
+        return Ok(None);
+    };
+    let info = sys::prog_info(fd.as_fd()).map_err(BpfError::syscall("obj_get_info_by_fd"))?;
+    Ok(Some(program_ref(&info)))
 }
 
 /// Attachments only links reveal: netfilter hooks and the kernel-wide ones. Links to

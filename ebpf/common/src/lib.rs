@@ -10,23 +10,24 @@
 
 /// What happened. Values are stable: they cross the kernel/user boundary.
 pub mod kind {
-    /// `bpf(BPF_PROG_LOAD)` returned. `args`: command, result (fd or -errno), program type.
+    /// `bpf(BPF_PROG_LOAD)` was called. `args`: command, 0, program type. (Traced at entry:
+    /// user space resolves the program from the kernel's load time and the caller's uid.)
     pub const BPF_PROG_LOAD: u32 = 1;
-    /// `bpf(BPF_PROG_ATTACH | BPF_PROG_DETACH)` returned. `args`: command, result, attach
-    /// type, target fd.
+    /// `bpf(BPF_PROG_ATTACH | BPF_PROG_DETACH)` was called. `args`: command, 0, attach type,
+    /// target fd.
     pub const BPF_ATTACH: u32 = 2;
-    /// `bpf(BPF_LINK_CREATE | BPF_LINK_UPDATE | BPF_LINK_DETACH)` returned. `args`: command,
-    /// result, attach type, target fd or interface index.
+    /// `bpf(BPF_LINK_CREATE | BPF_LINK_UPDATE | BPF_LINK_DETACH)` was called. `args`:
+    /// command, 0, attach type, target fd or interface index.
     pub const BPF_LINK: u32 = 3;
     /// A TCP (or SCTP, MPTCP) socket started listening. `args`: family, port, protocol;
     /// `addr`: the bound address (IPv4 in the first four bytes).
     pub const LISTEN: u32 = 4;
-    /// `bind(2)` of an IPv4/IPv6 socket to a non-zero port returned. `args`: family, port,
-    /// result; `addr`: the address.
+    /// `bind(2)` of an IPv4/IPv6 socket to a non-zero port was called. `args`: family, port;
+    /// `addr`: the address.
     pub const BIND: u32 = 5;
-    /// An `AF_PACKET` socket was created. `args`: family, type, protocol, result (fd).
+    /// `socket(AF_PACKET, …)` was called. `args`: family, type, protocol.
     pub const PACKET_SOCKET: u32 = 6;
-    /// A `SOCK_RAW` IPv4/IPv6 socket was created. `args`: family, type, protocol, result.
+    /// `socket(AF_INET | AF_INET6, SOCK_RAW, …)` was called. `args`: family, type, protocol.
     pub const RAW_SOCKET: u32 = 7;
     /// A message that changes state was sent on an `AF_NETLINK` socket of `NETLINK_ROUTE` or
     /// `NETLINK_NETFILTER`. `args`: netlink protocol, message type, message flags, fd.
@@ -135,6 +136,36 @@ pub mod globals {
     pub const NET_NS_INUM: &str = "NET_NS_INUM";
     /// The loader's own process id: events it causes itself are not reported.
     pub const SELF_TGID: &str = "SELF_TGID";
+    /// `[u32; fd_walk::LEN]`: see [`super::fd_walk`].
+    pub const FD_WALK: &str = "FD_WALK";
+}
+
+/// Indexes into the `FD_WALK` global: byte offsets (from the running kernel's BTF) the programs
+/// follow from the current task to the socket behind a descriptor, to tell whether a send goes
+/// to a netlink socket without tracing socket creation. Zero at `TASK_FILES` disables the walk.
+pub mod fd_walk {
+    /// `offsetof(struct task_struct, files)`.
+    pub const TASK_FILES: usize = 0;
+    /// `offsetof(struct files_struct, fdt)`.
+    pub const FILES_FDT: usize = 1;
+    /// `offsetof(struct fdtable, max_fds)`.
+    pub const FDT_MAX_FDS: usize = 2;
+    /// `offsetof(struct fdtable, fd)`.
+    pub const FDT_FD: usize = 3;
+    /// `offsetof(struct file, f_inode)`.
+    pub const FILE_INODE: usize = 4;
+    /// `offsetof(struct inode, i_mode)`.
+    pub const INODE_MODE: usize = 5;
+    /// `offsetof(struct file, private_data)` (a socket file's `struct socket`).
+    pub const FILE_PRIVATE: usize = 6;
+    /// `offsetof(struct socket, sk)`.
+    pub const SOCKET_SK: usize = 7;
+    /// `offsetof(struct sock, __sk_common.skc_family)`.
+    pub const SOCK_FAMILY: usize = 8;
+    /// `offsetof(struct sock, sk_protocol)`.
+    pub const SOCK_PROTOCOL: usize = 9;
+    /// Number of offsets.
+    pub const LEN: usize = 10;
 }
 
 /// Names of the maps the loader reads.

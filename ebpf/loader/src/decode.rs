@@ -122,16 +122,14 @@ pub fn decode(e: &Event, exe: Option<String>, clock: &Clock, seq: u64) -> Runtim
     let (kind, summary) = match e.kind {
         kind::BPF_PROG_LOAD => {
             d.insert("command".into(), json!(bpf_command(a0)));
-            d.insert("result".into(), json!(a1));
             d.insert("prog_type".into(), json!(a2));
             (
                 name::BPF_PROG_LOAD,
-                format!("{who} loaded a BPF program (type {a2}, result {a1})"),
+                format!("{who} loaded a BPF program (type {a2})"),
             )
         }
         kind::BPF_ATTACH | kind::BPF_LINK => {
             d.insert("command".into(), json!(bpf_command(a0)));
-            d.insert("result".into(), json!(a1));
             d.insert("attach_type".into(), json!(a2));
             d.insert("target".into(), json!(a3));
             let k = if e.kind == kind::BPF_ATTACH {
@@ -141,10 +139,7 @@ pub fn decode(e: &Event, exe: Option<String>, clock: &Clock, seq: u64) -> Runtim
             };
             (
                 k,
-                format!(
-                    "{who} {} (attach type {a2}, target {a3}, result {a1})",
-                    bpf_command(a0)
-                ),
+                format!("{who} {} (attach type {a2}, target {a3})", bpf_command(a0)),
             )
         }
         kind::LISTEN | kind::BIND => {
@@ -156,18 +151,13 @@ pub fn decode(e: &Event, exe: Option<String>, clock: &Clock, seq: u64) -> Runtim
                 d.insert("protocol".into(), json!(a2));
                 (name::LISTEN, format!("{who} listens on {addr} port {a1}"))
             } else {
-                d.insert("result".into(), json!(a2));
-                (
-                    name::BIND,
-                    format!("{who} bound {addr} port {a1} (result {a2})"),
-                )
+                (name::BIND, format!("{who} binds {addr} port {a1}"))
             }
         }
         kind::PACKET_SOCKET | kind::RAW_SOCKET => {
             d.insert("family".into(), json!(family(a0)));
             d.insert("type".into(), json!(a1 & 0xf));
             d.insert("protocol".into(), json!(a2));
-            d.insert("result".into(), json!(a3));
             let (k, what) = if e.kind == kind::PACKET_SOCKET {
                 (name::PACKET_SOCKET, "a packet socket")
             } else {

@@ -23,6 +23,7 @@ pub mod decode;
 mod monitor;
 
 pub use monitor::{Batch, Monitor, MonitorError, Options, Status};
+pub use palisade_ebpf_common::{kind, Event};
 
 /// The programs, built for the BPF target by `build.rs` (aya-build: nightly, bpf-linker).
 pub static PROGRAMS: &[u8] =

@@ -8,22 +8,20 @@ use std::time::Duration;
 use aya::maps::{HashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::TracePoint;
 use aya::{Ebpf, EbpfLoader};
-use palisade_ebpf_common::{globals, maps, Event};
+use palisade_ebpf_common::{fd_walk, globals, maps, Event};
 
 use crate::btf::Btf;
 
 /// The tracepoints, as (program name, category, tracepoint). A missing tracepoint (a kernel
-/// without modules has no `module:module_load`) is skipped and reported.
-const TRACEPOINTS: [(&str, &str, &str); 12] = [
+/// without modules has no `module:module_load`) is skipped and reported. No `sys_exit_*`: one
+/// of those makes every syscall of every process pay for the exit hook.
+const TRACEPOINTS: [(&str, &str, &str); 9] = [
     ("sys_enter_bpf", "syscalls", "sys_enter_bpf"),
-    ("sys_exit_bpf", "syscalls", "sys_exit_bpf"),
     ("sys_enter_socket", "syscalls", "sys_enter_socket"),
-    ("sys_exit_socket", "syscalls", "sys_exit_socket"),
     ("sys_enter_sendto", "syscalls", "sys_enter_sendto"),
     ("sys_enter_sendmsg", "syscalls", "sys_enter_sendmsg"),
     ("sys_enter_setsockopt", "syscalls", "sys_enter_setsockopt"),
     ("sys_enter_bind", "syscalls", "sys_enter_bind"),
-    ("sys_exit_bind", "syscalls", "sys_exit_bind"),
     ("inet_sock_set_state", "sock", "inet_sock_set_state"),
     ("sched_process_exec", "sched", "sched_process_exec"),
     ("module_load", "module", "module_load"),
@@ -60,6 +58,9 @@ pub struct Options {
     /// Ring buffer size in bytes (a power of two, at least a page); default 256 KiB. Tests
     /// make it small to force losses.
     pub ring_bytes: Option<u32>,
+    /// Programs (by name, e.g. `sys_enter_sendto`) to load but leave unattached: for
+    /// measuring what each one costs (`palisade-runtime-bench`), not for production.
+    pub skip: Vec<String>,
 }
 
 /// What the monitor attached, and what it could not.
@@ -71,6 +72,8 @@ pub struct Status {
     pub skipped: Vec<(String, String)>,
     /// Whether events carry the network namespace (kernel BTF offsets found).
     pub netns: bool,
+    /// Whether netlink sends are seen (kernel BTF offsets of the descriptor walk found).
+    pub netlink_sends: bool,
 }
 
 /// One drained batch.
@@ -128,22 +131,61 @@ fn ensure_tracefs() {
     }
 }
 
-/// Kernel struct offsets for the network-namespace walk, or zeros (walk disabled).
-fn netns_offsets() -> (u32, u32, u32) {
-    let found = Btf::from_sys_fs().and_then(|btf| {
-        Ok((
+/// Kernel struct offsets the programs follow.
+#[derive(Debug, Default)]
+struct Offsets {
+    /// Task to network-namespace inode; zeros disable the walk.
+    netns: (u32, u32, u32),
+    /// Task to a descriptor's socket (`fd_walk`); zeros disable the walk.
+    fd_walk: [u32; fd_walk::LEN],
+}
+
+/// The offsets from the running kernel's BTF, or zeros (walks disabled, with a warning).
+fn offsets() -> Offsets {
+    let btf = match Btf::from_sys_fs() {
+        Ok(btf) => btf,
+        Err(error) => {
+            tracing::warn!(%error, "no kernel BTF: events will not name their network namespace, netlink sends are not seen");
+            return Offsets::default();
+        }
+    };
+    let netns = (|| {
+        Ok::<_, crate::btf::BtfError>((
             btf.member_offset("task_struct", &["nsproxy"])?,
             btf.member_offset("nsproxy", &["net_ns"])?,
             btf.member_offset("net", &["ns", "inum"])?,
         ))
+    })()
+    .unwrap_or_else(|error| {
+        tracing::warn!(%error, "kernel BTF: events will not name their network namespace");
+        (0, 0, 0)
     });
-    match found {
-        Ok(offsets) => offsets,
-        Err(error) => {
-            tracing::warn!(%error, "kernel BTF unusable: events will not name their network namespace");
-            (0, 0, 0)
+    let walk = [
+        ("task_struct", &["files"][..]),
+        ("files_struct", &["fdt"]),
+        ("fdtable", &["max_fds"]),
+        ("fdtable", &["fd"]),
+        ("file", &["f_inode"]),
+        ("inode", &["i_mode"]),
+        ("file", &["private_data"]),
+        ("socket", &["sk"]),
+        ("sock", &["__sk_common", "skc_family"]),
+        ("sock", &["sk_protocol"]),
+    ];
+    let mut fd_walk = [0u32; fd_walk::LEN];
+    for (slot, (structure, path)) in fd_walk.iter_mut().zip(walk) {
+        match btf.member_offset(structure, path) {
+            Ok(offset) => *slot = offset,
+            Err(error) => {
+                tracing::warn!(%error, "kernel BTF: netlink sends are not seen");
+                return Offsets {
+                    netns,
+                    ..Offsets::default()
+                };
+            }
         }
     }
+    Offsets { netns, fd_walk }
 }
 
 fn take<T>(ebpf: &mut Ebpf, map: &'static str) -> Result<T, MonitorError>
@@ -164,14 +206,16 @@ impl Monitor {
     /// Loads and attaches the programs.
     pub fn start(options: &Options) -> Result<Self, MonitorError> {
         ensure_tracefs();
-        let (nsproxy, net_ns, inum) = netns_offsets();
+        let offsets = offsets();
+        let (nsproxy, net_ns, inum) = offsets.netns;
         let tgid = std::process::id();
         let mut loader = EbpfLoader::new();
         loader
             .override_global(globals::TASK_NSPROXY, &nsproxy, true)
             .override_global(globals::NSPROXY_NET_NS, &net_ns, true)
             .override_global(globals::NET_NS_INUM, &inum, true)
-            .override_global(globals::SELF_TGID, &tgid, true);
+            .override_global(globals::SELF_TGID, &tgid, true)
+            .override_global(globals::FD_WALK, &offsets.fd_walk, true);
         if let Some(bytes) = options.ring_bytes {
             loader.map_max_entries(maps::EVENTS, bytes);
         }
@@ -180,6 +224,7 @@ impl Monitor {
             .map_err(|e| MonitorError::Load(Box::new(e)))?;
         let mut status = Status {
             netns: nsproxy != 0,
+            netlink_sends: offsets.fd_walk[fd_walk::TASK_FILES] != 0,
             ..Status::default()
         };
         for (program, category, name) in TRACEPOINTS {
@@ -198,6 +243,12 @@ impl Monitor {
                 program,
                 source: Box::new(e),
             })?;
+            if options.skip.iter().any(|p| p == program) {
+                status
+                    .skipped
+                    .push((format!("{category}:{name}"), "left out by request".into()));
+                continue;
+            }
             match tp.attach(category, name) {
                 Ok(_) => status.attached.push(format!("{category}:{name}")),
                 Err(e) => status

@@ -1,7 +1,9 @@
-//! The tracepoints. Syscalls are traced at entry (arguments, read from user memory while they
-//! are still there) and, where the result matters, at exit (the result, joined by thread id
-//! through `PENDING`). Field offsets are those of the stable tracepoint formats
-//! (`/sys/kernel/tracing/events/*/*/format`): syscall arguments at 16 + 8·n, results at 16.
+//! The tracepoints. Syscalls are traced at entry only (arguments, read from user memory while
+//! they are still there): any `sys_exit_*` tracepoint makes the kernel run the exit hook on
+//! every syscall of every process, which measurably slows fork/exec storms (BENCHMARKS.md), so
+//! results are resolved by user space from the state it re-reads. Field offsets are those of
+//! the stable tracepoint formats (`/sys/kernel/tracing/events/*/*/format`): syscall arguments
+//! at 16 + 8·n.
 
 use aya_ebpf::helpers::generated::{
     bpf_get_current_cgroup_id, bpf_get_current_task, bpf_ktime_get_boot_ns,
@@ -14,7 +16,7 @@ use aya_ebpf::macros::{map, tracepoint};
 use aya_ebpf::maps::{LruHashMap, PerCpuArray, RingBuf};
 use aya_ebpf::programs::TracePointContext;
 use aya_ebpf::EbpfContext as _;
-use palisade_ebpf_common::{kind, Event};
+use palisade_ebpf_common::{fd_walk, kind, Event};
 
 /// Bytes of the event ring buffer (a power of two, a multiple of the page size).
 const RING_BYTES: u32 = 256 * 1024;
@@ -24,14 +26,6 @@ static EVENTS: RingBuf = RingBuf::with_byte_size(RING_BYTES, 0);
 
 #[map(name = "DROPS")]
 static DROPS: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
-
-/// A syscall between entry and exit: the event being built, by thread (`pid_tgid`).
-#[map(name = "PENDING")]
-static PENDING: LruHashMap<u64, Event> = LruHashMap::with_max_entries(4096, 0);
-
-/// Netlink sockets worth watching, by `tgid << 32 | fd`: their netlink protocol.
-#[map(name = "NETLINK_FDS")]
-static NETLINK_FDS: LruHashMap<u64, u32> = LruHashMap::with_max_entries(16384, 0);
 
 /// The program each process last executed, by tgid (user space reads it for attribution).
 #[map(name = "EXECS")]
@@ -46,6 +40,9 @@ static NSPROXY_NET_NS: u32 = 0;
 static NET_NS_INUM: u32 = 0;
 #[unsafe(no_mangle)]
 static SELF_TGID: u32 = 0;
+/// Offsets from the current task to a descriptor's socket (`palisade_ebpf_common::fd_walk`).
+#[unsafe(no_mangle)]
+static FD_WALK: [u32; fd_walk::LEN] = [0; fd_walk::LEN];
 
 // Numbers from the kernel's UAPI headers.
 const AF_INET: i64 = 2;
@@ -70,6 +67,8 @@ const ARPT_SO_SET_REPLACE: i64 = 96;
 const EBT_SO_SET_ENTRIES: i64 = 128;
 const NFNL_MSG_BATCH_BEGIN: u16 = 16;
 const RTM_BASE: u16 = 16;
+const S_IFMT: u16 = 0o170_000;
+const S_IFSOCK: u16 = 0o140_000;
 
 /// Reads a global set by the loader (volatile: the compiler must not fold the zero).
 fn global(g: &u32) -> u32 {
@@ -146,32 +145,9 @@ fn arg(ctx: &TracePointContext, n: usize) -> i64 {
     unsafe { ctx.read_at::<i64>(16 + 8 * n).unwrap_or(0) }
 }
 
-/// The result of a `sys_exit_*` tracepoint.
-fn ret(ctx: &TracePointContext) -> i64 {
-    // SAFETY: `long ret` at offset 16 in every syscall exit format.
-    unsafe { ctx.read_at::<i64>(16).unwrap_or(0) }
-}
-
 fn read_user<T>(addr: i64) -> Option<T> {
     // SAFETY: bpf_probe_read_user checks the address.
     unsafe { bpf_probe_read_user(addr as *const T).ok() }
-}
-
-/// Keeps `e` until the thread's syscall returns.
-fn park(e: &Event) {
-    let _ = PENDING.insert(bpf_get_current_pid_tgid(), e, 0);
-}
-
-/// The event parked at entry, with the syscall's result in `args[1]` (or `args[slot]`).
-fn unpark(ctx: &TracePointContext, slot: usize) -> Option<Event> {
-    let key = bpf_get_current_pid_tgid();
-    // SAFETY: the value is copied out before the entry is removed.
-    let mut e = unsafe { *PENDING.get(key)? };
-    let _ = PENDING.remove(key);
-    if let Some(a) = e.args.get_mut(slot) {
-        *a = ret(ctx);
-    }
-    Some(e)
 }
 
 #[tracepoint]
@@ -200,15 +176,7 @@ pub fn sys_enter_bpf(ctx: TracePointContext) -> u32 {
             e.args[3] = i64::from(words[1]);
         }
     }
-    park(&e);
-    0
-}
-
-#[tracepoint]
-pub fn sys_exit_bpf(ctx: TracePointContext) -> u32 {
-    if let Some(e) = unpark(&ctx, 1) {
-        emit(&e);
-    }
+    emit(&e);
     0
 }
 
@@ -218,48 +186,78 @@ pub fn sys_enter_socket(ctx: TracePointContext) -> u32 {
     let kind = match family {
         AF_PACKET => kind::PACKET_SOCKET,
         AF_INET | AF_INET6 if ty & SOCK_TYPE_MASK == SOCK_RAW => kind::RAW_SOCKET,
-        AF_NETLINK if protocol == NETLINK_ROUTE || protocol == NETLINK_NETFILTER => {
-            kind::NETLINK_WRITE
-        }
-        // Any other socket may reuse a descriptor a watched netlink socket had.
-        _ => 0,
+        _ => return 0,
     };
     let Some(mut e) = event(kind) else { return 0 };
     e.args = [family, ty, protocol, 0];
-    park(&e);
+    emit(&e);
     0
 }
 
-#[tracepoint]
-pub fn sys_exit_socket(ctx: TracePointContext) -> u32 {
-    let Some(e) = unpark(&ctx, 3) else { return 0 };
-    let fd = e.args[3];
-    if fd < 0 {
-        return 0;
-    }
-    let key = (u64::from(e.tgid) << 32) | (fd as u64 & 0xffff_ffff);
-    match e.kind {
-        kind::NETLINK_WRITE => {
-            let _ = NETLINK_FDS.insert(key, e.args[2] as u32, 0);
-        }
-        kind::PACKET_SOCKET | kind::RAW_SOCKET => emit(&e),
-        _ => {
-            let _ = NETLINK_FDS.remove(key);
-        }
-    }
-    0
+/// Reads a kernel pointer at `base + offset`; null if it cannot be read.
+fn kptr(base: *const u8, offset: u32) -> *const u8 {
+    // SAFETY: bpf_probe_read_kernel checks the address.
+    unsafe { bpf_probe_read_kernel(base.add(offset as usize) as *const *const u8) }
+        .unwrap_or(core::ptr::null())
 }
 
-/// A netlink message sent on a watched socket: reported when it changes state.
+/// The netlink protocol of descriptor `fd` of the current process if it is an `AF_NETLINK`
+/// socket: `task->files->fdt->fd[fd]`, a socket if its inode says so, then
+/// `file->private_data` (the `struct socket`) `->sk`. `None` when offsets are unknown.
+fn netlink_protocol(fd: i64) -> Option<i64> {
+    // SAFETY: a valid, aligned reference to a static.
+    let w = unsafe { core::ptr::read_volatile(&FD_WALK) };
+    if w[fd_walk::TASK_FILES] == 0 || fd < 0 {
+        return None;
+    }
+    // SAFETY: a helper without arguments.
+    let task = unsafe { bpf_get_current_task() } as *const u8;
+    let fdt = kptr(kptr(task, w[fd_walk::TASK_FILES]), w[fd_walk::FILES_FDT]);
+    if fdt.is_null() {
+        return None;
+    }
+    // SAFETY: checked reads, as in `kptr`.
+    let max = unsafe {
+        bpf_probe_read_kernel(fdt.add(w[fd_walk::FDT_MAX_FDS] as usize) as *const u32).ok()?
+    };
+    if fd >= i64::from(max) {
+        return None;
+    }
+    let file = kptr(kptr(fdt, w[fd_walk::FDT_FD]), (fd as u32).wrapping_mul(8));
+    let inode = kptr(file, w[fd_walk::FILE_INODE]);
+    if inode.is_null() {
+        return None;
+    }
+    // SAFETY: checked reads.
+    let mode = unsafe {
+        bpf_probe_read_kernel(inode.add(w[fd_walk::INODE_MODE] as usize) as *const u16).ok()?
+    };
+    if mode & S_IFMT != S_IFSOCK {
+        return None;
+    }
+    let sk = kptr(kptr(file, w[fd_walk::FILE_PRIVATE]), w[fd_walk::SOCKET_SK]);
+    if sk.is_null() {
+        return None;
+    }
+    // SAFETY: checked reads.
+    let (family, protocol) = unsafe {
+        (
+            bpf_probe_read_kernel(sk.add(w[fd_walk::SOCK_FAMILY] as usize) as *const u16).ok()?,
+            bpf_probe_read_kernel(sk.add(w[fd_walk::SOCK_PROTOCOL] as usize) as *const u16).ok()?,
+        )
+    };
+    (i64::from(family) == AF_NETLINK).then_some(i64::from(protocol))
+}
+
+/// A netlink message sent on a `NETLINK_ROUTE` or `NETLINK_NETFILTER` socket: reported when it
+/// changes state.
 fn netlink_send(fd: i64, header: i64) {
-    let Some(e) = event(kind::NETLINK_WRITE) else {
+    let Some(protocol) = netlink_protocol(fd) else {
         return;
     };
-    let key = (u64::from(e.tgid) << 32) | (fd as u64 & 0xffff_ffff);
-    // SAFETY: the value is copied out.
-    let Some(protocol) = (unsafe { NETLINK_FDS.get(key).copied() }) else {
+    if protocol != NETLINK_ROUTE && protocol != NETLINK_NETFILTER {
         return;
-    };
+    }
     // struct nlmsghdr { u32 len; u16 type; u16 flags; u32 seq; u32 pid; }
     let mut h = [0u8; 8];
     // SAFETY: bpf_probe_read_user_buf checks the address.
@@ -268,15 +266,17 @@ fn netlink_send(fd: i64, header: i64) {
     }
     let ty = u16::from_ne_bytes([h[4], h[5]]);
     let flags = u16::from_ne_bytes([h[6], h[7]]);
-    let writes = match i64::from(protocol) {
+    let writes = match protocol {
         // nftables (and iptables-nft) changes come in batches; listings do not.
         NETLINK_NETFILTER => ty == NFNL_MSG_BATCH_BEGIN,
         // RTM_NEW*, RTM_DEL*, RTM_SET*: every family's type but the third (RTM_GET*).
         _ => ty >= RTM_BASE && (ty - RTM_BASE) % 4 != 2,
     };
-    if writes {
-        let mut e = e;
-        e.args = [i64::from(protocol), i64::from(ty), i64::from(flags), fd];
+    if !writes {
+        return;
+    }
+    if let Some(mut e) = event(kind::NETLINK_WRITE) {
+        e.args = [protocol, i64::from(ty), i64::from(flags), fd];
         emit(&e);
     }
 }
@@ -346,15 +346,7 @@ pub fn sys_enter_bind(ctx: TracePointContext) -> u32 {
     } else if let Some(a) = read_user::<[u8; 16]>(addr + 8) {
         e.addr = a;
     }
-    park(&e);
-    0
-}
-
-#[tracepoint]
-pub fn sys_exit_bind(ctx: TracePointContext) -> u32 {
-    if let Some(e) = unpark(&ctx, 2) {
-        emit(&e);
-    }
+    emit(&e);
     0
 }
 

@@ -3,16 +3,21 @@
 //!
 //! `storm` runs syscall-heavy workloads with and without the programs attached (the monitor in
 //! this process, its ring buffer drained by a thread, as the agent does), alternating
-//! `ROUNDS` times, and reports medians and the overhead:
-//! - `exec`: N short processes (`/bin/true`, spawned and waited for): `sched_process_exec`;
-//! - `socket`: N UDP sockets created and closed: `sys_enter/exit_socket`;
-//! - `sendto`: N UDP datagrams to loopback: `sys_enter_sendto` (the netlink check).
+//! `ROUNDS` times, and reports medians and the overhead (the median of the rounds' paired
+//! ratios, which cancels the machine's slow drift; the spread is their interquartile range):
+//! - `exec`: N short processes (`/bin/true`, spawned and waited for): `sched_process_exec`, and
+//!   the syscall tracepoints' toll on every syscall;
+//! - `socket`: 10·N UDP sockets created, bound and closed: `sys_enter_socket`, `sys_enter_bind`;
+//! - `sendto`: 10·N UDP datagrams to loopback: `sys_enter_sendto` (the netlink check).
+//!
+//! `PALISADE_BENCH_SKIP=prog,prog` leaves those programs unattached, to find what costs what.
 //!
 //! `idle` starts a host (network namespace, swtpm, nftables baseline), a verifier and the real
 //! agent with its eBPF monitor, waits for it to settle, then samples the agent's resident memory
 //! and CPU time over `SECONDS` of quiet.
 //!
-//! Usage (root, release build): `palisade-runtime-bench storm [N] [ROUNDS]` (default 20000 7),
+//! Usage (root, release build): `palisade-runtime-bench storm [N] [ROUNDS] [WORKLOAD]`
+//! (default 20000 7, every workload),
 //! `palisade-runtime-bench idle [SECONDS]` (default 60).
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, reason = "a benchmark prints its results")]
@@ -76,7 +81,16 @@ struct Attached {
 
 impl Attached {
     fn start() -> Result<Self> {
-        let mut monitor = Monitor::start(&Options::default()).context("starting the monitor")?;
+        let skip = std::env::var("PALISADE_BENCH_SKIP").unwrap_or_default();
+        let options = Options {
+            skip: skip
+                .split(',')
+                .filter(|p| !p.is_empty())
+                .map(String::from)
+                .collect(),
+            ..Options::default()
+        };
+        let mut monitor = Monitor::start(&options).context("starting the monitor")?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -100,7 +114,19 @@ impl Attached {
     }
 }
 
-fn storm(n: usize, rounds: usize) -> Result<()> {
+/// The median of the paired ratios `on[i] / off[i] − 1` and their interquartile range, in %.
+fn paired_overhead(off: &[Duration], on: &[Duration]) -> (f64, f64) {
+    let mut r: Vec<f64> = off
+        .iter()
+        .zip(on)
+        .map(|(a, b)| (b.as_secs_f64() / a.as_secs_f64() - 1.0) * 100.0)
+        .collect();
+    r.sort_by(f64::total_cmp);
+    let at = |q: usize| r.get(r.len() * q / 4).copied().unwrap_or(0.0);
+    (at(2), at(3) - at(1))
+}
+
+fn storm(n: usize, rounds: usize, only: Option<&str>) -> Result<()> {
     type Workload = fn(usize) -> Result<Duration>;
     let workloads: [(&str, Workload, usize); 3] = [
         ("exec", exec_storm, n),
@@ -108,10 +134,13 @@ fn storm(n: usize, rounds: usize) -> Result<()> {
         ("sendto", sendto_storm, n),
     ];
     println!(
-        "| workload | operations | without programs (median) | with programs (median) | overhead |"
+        "| workload | operations | without programs (median) | with programs (median) | overhead (paired median) | spread (IQR) |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     for (name, run, n) in workloads {
+        if only.is_some_and(|w| w != name) {
+            continue;
+        }
         run(n / 10)?; // warm caches and the page cache of /bin/true
         let (mut off, mut on) = (Vec::new(), Vec::new());
         let mut events = 0;
@@ -121,15 +150,15 @@ fn storm(n: usize, rounds: usize) -> Result<()> {
             on.push(run(n)?);
             events += attached.stop();
         }
+        let (overhead, spread) = paired_overhead(&off, &on);
         let (off, on) = (median(off), median(on));
         let ops = if name == "exec" { n } else { n * 10 };
         println!(
-            "| {name} | {ops} | {:.1} ms ({:.2} µs/op) | {:.1} ms ({:.2} µs/op) | {:+.2}% |",
+            "| {name} | {ops} | {:.1} ms ({:.2} µs/op) | {:.1} ms ({:.2} µs/op) | {overhead:+.2}% | {spread:.2} pt |",
             off.as_secs_f64() * 1e3,
             off.as_secs_f64() * 1e6 / ops as f64,
             on.as_secs_f64() * 1e3,
             on.as_secs_f64() * 1e6 / ops as f64,
-            (on.as_secs_f64() / off.as_secs_f64() - 1.0) * 100.0
         );
         eprintln!("{name}: {events} events read while attached");
     }
@@ -192,8 +221,9 @@ fn main() -> Result<()> {
         Some("storm") => storm(
             usize::try_from(num(1, 20_000)?)?,
             usize::try_from(num(2, 7)?)?,
+            args.get(3).map(String::as_str),
         ),
         Some("idle") => idle(num(1, 60)?),
-        _ => bail!("usage: palisade-runtime-bench storm [N] [ROUNDS] | idle [SECONDS]"),
+        _ => bail!("usage: palisade-runtime-bench storm [N] [ROUNDS] [exec|socket|sendto] | idle [SECONDS]"),
     }
 }

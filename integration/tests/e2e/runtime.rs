@@ -52,6 +52,16 @@ fn events(w: &World) -> Vec<RuntimeEvent> {
     slice.events
 }
 
+/// The runtime events the agent serves once one satisfies `pred` (an event is served when its
+/// batch is decoded, which may come after the document the batch triggered).
+fn events_with(w: &World, what: &str, pred: impl Fn(&RuntimeEvent) -> bool) -> Vec<RuntimeEvent> {
+    wait_until(what, Duration::from_secs(10), || {
+        let all = events(w);
+        Ok(all.iter().any(&pred).then_some(all))
+    })
+    .unwrap_or_else(|e| panic!("{e}\nevents: {:#?}", events(w)))
+}
+
 /// Whether `entry` names the process `pid` as its writer or one of the burst's others.
 fn attributed_to(entry: &LogEntry, pid: u32, comm: &str) -> bool {
     let a = &entry.annotations;
@@ -130,13 +140,22 @@ fn xdp_attached_inside_the_host_is_measured_and_attributed_to_ip() {
     );
     assert!(attributed_to(&entry, pid, "ip"), "{:?}", entry.annotations);
 
-    let events = events(&w);
-    let load = events
-        .iter()
-        .find(|e| e.kind == "bpf_prog_load" && e.process.pid == pid)
-        .unwrap_or_else(|| panic!("no load by pid {pid}: {events:#?}"));
+    // The event is traced at the call; the agent resolves the program the call created.
+    let is_load = |e: &RuntimeEvent| {
+        e.kind == "bpf_prog_load" && e.process.pid == pid && e.details["prog_type"] == 6
+    };
+    let events = events_with(&w, "the XDP load event", is_load);
+    let load = events.iter().find(|e| is_load(e)).unwrap();
     assert_eq!(load.process.comm, "ip");
-    assert!(load.summary.starts_with(&format!("pid {pid} (ip)")));
+    assert_eq!(load.details["program_name"], "xdp_drop_all", "{load:?}");
+    assert!(load.details["program_id"].as_u64().is_some(), "{load:?}");
+    assert!(
+        load.summary.starts_with(&format!(
+            "pid {pid} (ip) loaded BPF program xdp_drop_all (xdp, id "
+        )),
+        "{}",
+        load.summary
+    );
     // iproute2 attaches XDP with an RTM_NEWLINK (some tools use RTM_SETLINK).
     assert!(events.iter().any(|e| e.process.pid == pid
         && e.kind == "netlink_write"

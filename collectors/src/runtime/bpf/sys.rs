@@ -123,6 +123,13 @@ pub(crate) struct ProgInfo {
     pub map_ids: Vec<u32>,
 }
 
+/// A program's `struct bpf_prog_info` alone (no instructions, no map ids).
+pub(crate) fn prog_info_head(fd: BorrowedFd<'_>) -> io::Result<Vec<u8>> {
+    let mut info = Aligned::<PROG_INFO_SIZE>::zeroed();
+    info_by_fd(fd, &mut info.0)?;
+    Ok(info.0.to_vec())
+}
+
 /// Reads a program's info twice: once for the sizes, once with buffers of those sizes.
 pub(crate) fn prog_info(fd: BorrowedFd<'_>) -> io::Result<ProgInfo> {
     let mut first = Aligned::<PROG_INFO_SIZE>::zeroed();

@@ -104,16 +104,10 @@ fn watch_ebpf(mut monitor: Monitor, format: WatchFormat, tx: &mpsc::SyncSender<S
             return;
         }
         let batch = monitor.drain(1024);
-        let mut decoded: Vec<_> = batch
-            .events
-            .iter()
-            .map(|(e, exe)| {
-                seq += 1;
-                (e, decode::decode(e, exe.clone(), &clock, seq))
-            })
-            .collect();
-        loads.resolve(&mut decoded);
-        let mut lines: Vec<RuntimeEvent> = decoded.into_iter().map(|(_, e)| e).collect();
+        let mut lines: Vec<RuntimeEvent> = loads.decode(&batch.events, &clock, || {
+            seq += 1;
+            seq
+        });
         if batch.lost > 0 {
             seq += 1;
             lines.push(decode::lost(batch.lost, &clock, seq));

@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
 
 use palisade_collectors::runtime::bpf::{self, Load, ProgramRef};
+use palisade_ebpf::decode::{self, Clock};
 use palisade_ebpf::{kind, Event};
 use palisade_evidence::runtime::RuntimeEvent;
 use serde_json::json;
@@ -71,20 +72,16 @@ pub fn match_calls(
 
 /// The load calls among `raw` (with their indexes), each bounded by its thread's next one.
 fn calls(raw: &[&Event]) -> Vec<(usize, Call)> {
-    let loads: Vec<usize> = (0..raw.len())
-        .filter(|&i| raw.get(i).is_some_and(|e| e.kind == kind::BPF_PROG_LOAD))
-        .collect();
-    loads
-        .iter()
+    let is_load = |e: &&Event| e.kind == kind::BPF_PROG_LOAD;
+    raw.iter()
         .enumerate()
-        .filter_map(|(n, &i)| {
-            let e = raw.get(i)?;
-            let until = loads
-                .get(n + 1..)
+        .filter(|(_, e)| is_load(e))
+        .map(|(i, e)| {
+            let until = raw
+                .get(i + 1..)
                 .unwrap_or_default()
                 .iter()
-                .filter_map(|&j| raw.get(j))
-                .find(|later| later.pid == e.pid)
+                .find(|later| is_load(later) && later.pid == e.pid)
                 .map(|later| later.boot_ns);
             let call = Call {
                 uid: e.uid,
@@ -92,23 +89,38 @@ fn calls(raw: &[&Event]) -> Vec<(usize, Call)> {
                 since: e.boot_ns,
                 until,
             };
-            Some((i, call))
+            (i, call)
         })
         .collect()
 }
 
-/// Resolves load events to programs; remembers the programs it has named.
+/// Resolves load events to programs; remembers the last [`CLAIMED`] programs it has named.
 #[derive(Debug, Default)]
 pub struct LoadResolver {
-    claimed: BTreeSet<u32>,
-    order: VecDeque<u32>,
+    named: VecDeque<u32>,
 }
 
 impl LoadResolver {
+    /// Decodes a drained batch into attributed events (`seq` numbers them), each load event
+    /// with the program its call created. May wait up to ~100 ms for a program still being
+    /// verified: call it from a dedicated thread.
+    pub fn decode(
+        &mut self,
+        events: &[(Event, Option<String>)],
+        clock: &Clock,
+        mut seq: impl FnMut() -> u64,
+    ) -> Vec<RuntimeEvent> {
+        let mut decoded: Vec<(&Event, RuntimeEvent)> = events
+            .iter()
+            .map(|(raw, exe)| (raw, decode::decode(raw, exe.clone(), clock, seq())))
+            .collect();
+        self.resolve(&mut decoded);
+        decoded.into_iter().map(|(_, e)| e).collect()
+    }
+
     /// Adds to each load event in `batch` (raw event, decoded event; in ring order) the program
-    /// its call created, or says that none remains. Waits up to ~100 ms for a program still
-    /// being verified: call it from a dedicated thread.
-    pub fn resolve(&mut self, batch: &mut [(&Event, RuntimeEvent)]) {
+    /// its call created, or says that none remains.
+    fn resolve(&mut self, batch: &mut [(&Event, RuntimeEvent)]) {
         let raw: Vec<&Event> = batch.iter().map(|(e, _)| *e).collect();
         let calls = calls(&raw);
         if calls.is_empty() {
@@ -116,6 +128,7 @@ impl LoadResolver {
         }
         let only: Vec<Call> = calls.iter().map(|(_, c)| *c).collect();
         let mut found = vec![None; only.len()];
+        let mut claimed: BTreeSet<u32> = self.named.iter().copied().collect();
         for wait in RETRIES {
             std::thread::sleep(wait);
             let loads = match bpf::loads() {
@@ -125,7 +138,7 @@ impl LoadResolver {
                     break;
                 }
             };
-            match_calls(&only, &loads, &mut self.claimed, &mut found);
+            match_calls(&only, &loads, &mut claimed, &mut found);
             // A call its thread has moved on from cannot gain a program any more.
             let waiting = only
                 .iter()
@@ -153,21 +166,13 @@ impl LoadResolver {
                 }
             }
         }
-        self.forget();
     }
 
+    /// Remembers a named program, forgetting the oldest beyond [`CLAIMED`].
     fn remember(&mut self, id: u32) {
-        self.order.push_back(id);
-    }
-
-    /// Keeps at most [`CLAIMED`] ids, forgetting the oldest (ids of failed lookups included).
-    fn forget(&mut self) {
-        let resolved: BTreeSet<u32> = self.order.iter().copied().collect();
-        self.claimed.retain(|id| resolved.contains(id));
-        while self.order.len() > CLAIMED {
-            if let Some(old) = self.order.pop_front() {
-                self.claimed.remove(&old);
-            }
+        self.named.push_back(id);
+        while self.named.len() > CLAIMED {
+            self.named.pop_front();
         }
     }
 }

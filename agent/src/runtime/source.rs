@@ -160,6 +160,7 @@ pub fn spawn_monitor(
     tracing::info!(
         attached = monitor.status().attached.len(),
         netns_attribution = monitor.status().netns,
+        netlink_sends = monitor.status().netlink_sends,
         "eBPF monitor running"
     );
     let ours = netns_inode(netns);
@@ -196,14 +197,8 @@ fn run(
         }
         let batch = monitor.drain(BATCH);
         let mut settle = false;
-        // Resolved before the log's lock is taken: resolving may wait for the kernel.
-        let mut decoded: Vec<_> = batch
-            .events
-            .iter()
-            .map(|(raw, exe)| (raw, decode::decode(raw, exe.clone(), &clock, 0)))
-            .collect();
-        loads.resolve(&mut decoded);
-        for (_, mut e) in decoded {
+        // Decoded before the log's lock is taken: resolving loads may wait for the kernel.
+        for mut e in loads.decode(&batch.events, &clock, || 0) {
             e.seq = events.push(|seq| {
                 let mut stored = e.clone();
                 stored.seq = seq;

@@ -160,22 +160,26 @@ fn offsets() -> Offsets {
         tracing::warn!(%error, "kernel BTF: events will not name their network namespace");
         (0, 0, 0)
     });
-    let walk = [
-        ("task_struct", &["files"][..]),
-        ("files_struct", &["fdt"]),
-        ("fdtable", &["max_fds"]),
-        ("fdtable", &["fd"]),
-        ("file", &["f_inode"]),
-        ("inode", &["i_mode"]),
-        ("file", &["private_data"]),
-        ("socket", &["sk"]),
-        ("sock", &["__sk_common", "skc_family"]),
-        ("sock", &["sk_protocol"]),
+    let walk: [(usize, &str, &[&str]); fd_walk::LEN] = [
+        (fd_walk::TASK_FILES, "task_struct", &["files"]),
+        (fd_walk::FILES_FDT, "files_struct", &["fdt"]),
+        (fd_walk::FDT_MAX_FDS, "fdtable", &["max_fds"]),
+        (fd_walk::FDT_FD, "fdtable", &["fd"]),
+        (fd_walk::FILE_INODE, "file", &["f_inode"]),
+        (fd_walk::INODE_MODE, "inode", &["i_mode"]),
+        (fd_walk::FILE_PRIVATE, "file", &["private_data"]),
+        (fd_walk::SOCKET_SK, "socket", &["sk"]),
+        (fd_walk::SOCK_FAMILY, "sock", &["__sk_common", "skc_family"]),
+        (fd_walk::SOCK_PROTOCOL, "sock", &["sk_protocol"]),
     ];
-    let mut fd_walk = [0u32; fd_walk::LEN];
-    for (slot, (structure, path)) in fd_walk.iter_mut().zip(walk) {
+    let mut offsets = [0u32; fd_walk::LEN];
+    for (index, structure, path) in walk {
         match btf.member_offset(structure, path) {
-            Ok(offset) => *slot = offset,
+            Ok(offset) => {
+                if let Some(slot) = offsets.get_mut(index) {
+                    *slot = offset;
+                }
+            }
             Err(error) => {
                 tracing::warn!(%error, "kernel BTF: netlink sends are not seen");
                 return Offsets {
@@ -185,7 +189,10 @@ fn offsets() -> Offsets {
             }
         }
     }
-    Offsets { netns, fd_walk }
+    Offsets {
+        netns,
+        fd_walk: offsets,
+    }
 }
 
 fn take<T>(ebpf: &mut Ebpf, map: &'static str) -> Result<T, MonitorError>

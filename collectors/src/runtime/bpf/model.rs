@@ -84,8 +84,8 @@ pub struct Attachment {
 pub struct Observed {
     /// Program id → identity, for every program read.
     pub programs: BTreeMap<u32, ProgramRef>,
-    /// Program id → load time (`CLOCK_BOOTTIME` ns) and loading uid: what an event that
-    /// announced a load is matched against.
+    /// Program id → load time (`CLOCK_BOOTTIME` ns) and loading uid, as read (load events are
+    /// matched against a fresh [`super::loads`] instead).
     pub loads: BTreeMap<u32, (u64, u32)>,
 }
 

@@ -20,6 +20,14 @@ use super::support::{block_on, World};
 /// Agent TOML turning the runtime inventory on (the harness turns it off by default).
 const RUNTIME: &str = "runtime.enabled = true";
 
+/// The programs are host-wide: every running agent's monitor sees every test's events, so the
+/// ring-overflow test's flood would overflow the other tests' agents too. These tests take turns.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The log entry of `kind` whose served document contains every needle, once there is one.
 fn wait_for_document(w: &World, doc_kind: &str, needles: &[&str]) -> LogEntry {
     let client = w.verifier.agent_client(&w.host).unwrap();
@@ -102,6 +110,7 @@ fn xdp_object(dir: &std::path::Path) -> PathBuf {
 
 #[test]
 fn xdp_attached_inside_the_host_is_measured_and_attributed_to_ip() {
+    let _serial = serial();
     let w = start_with_fallback_poll_and("rtxdp", RUNTIME);
     let dir = tempfile::tempdir().unwrap();
     let obj = xdp_object(dir.path());
@@ -219,6 +228,7 @@ fn xdp_attached_inside_the_host_is_measured_and_attributed_to_ip() {
 
 #[test]
 fn sockets_and_routes_opened_inside_the_host_are_measured_with_their_writer() {
+    let _serial = serial();
     let w = start_with_fallback_poll_and("rtsock", RUNTIME);
     let script = "import socket, time\n\
         p = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))\n\
@@ -260,6 +270,7 @@ fn sockets_and_routes_opened_inside_the_host_are_measured_with_their_writer() {
 
 #[test]
 fn a_full_ring_buffer_is_measured_as_lost_events_and_the_agent_goes_on() {
+    let _serial = serial();
     let w = super::support::World::start_with(
         "rtloss",
         Duration::from_millis(30_000),

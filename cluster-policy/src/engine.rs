@@ -79,6 +79,7 @@ pub struct Violation {
 #[derive(Clone)]
 pub struct Policy {
     reference: PolicyRef,
+    modules: Vec<(String, String)>,
     packages: Vec<String>,
     engine: regorus::Engine,
     limits: Limits,
@@ -136,6 +137,7 @@ impl Policy {
         };
         Ok(Self {
             reference,
+            modules,
             packages,
             engine,
             limits,
@@ -145,6 +147,11 @@ impl Policy {
     /// Name, version and hash of this policy.
     pub fn reference(&self) -> &PolicyRef {
         &self.reference
+    }
+
+    /// The modules (path, source), in path order: what the hash covers.
+    pub fn modules(&self) -> &[(String, String)] {
+        &self.modules
     }
 
     /// Evaluates every package's `violation` set against `input`. Blocking: call it from

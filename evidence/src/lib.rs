@@ -6,6 +6,8 @@ pub mod canonical;
 pub mod digest;
 pub mod log;
 pub mod runtime;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
 pub mod tpm;
 pub mod verdict;
 pub mod verify;

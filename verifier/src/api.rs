@@ -28,6 +28,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/agents/{id}/results/{result}", get(result))
         .route("/v1/documents/{digest}", get(document))
         .route("/v1/agents/{id}/attest", post(attest_now))
+        .route("/v1/audit/records", get(audit_records))
+        .route("/v1/audit/key", get(audit_key))
+        .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async {
             ApiError::BadRequest("method not allowed on this endpoint".into())
@@ -204,4 +207,65 @@ async fn remove(
     app.ctx.store.remove(&a.id).await?;
     tracing::info!(agent_id = %a.id, "agent removed");
     Ok(Json(json!({ "agent_id": a.id, "removed": true })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    agent: Option<String>,
+    #[serde(default)]
+    from_seq: u64,
+    #[serde(default = "default_page")]
+    limit: u32,
+}
+
+fn default_page() -> u32 {
+    1000
+}
+
+/// A page of durable records with the documents and policies they name (`palisade.audit/1`).
+async fn audit_records(
+    _op: Operator,
+    State(app): State<AppState>,
+    q: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Json<crate::audit::Export>, ApiError> {
+    use crate::audit::export::{export, Selection, MAX_PAGE};
+    let Query(q) = q?;
+    if q.limit == 0 || q.limit > MAX_PAGE {
+        return Err(ApiError::BadRequest(format!("limit must be 1-{MAX_PAGE}")));
+    }
+    let selection = Selection {
+        agent: q.agent,
+        from_seq: q.from_seq,
+        limit: q.limit,
+    };
+    let key = app.ctx.records.public_hex();
+    Ok(Json(export(&app.ctx.store, key, &selection).await?))
+}
+
+/// The verifier's record-signing public key, and every agent that has records.
+async fn audit_key(_op: Operator, State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let agents = app.ctx.store.record_agents().await?;
+    Ok(Json(
+        json!({ "verifier_key": app.ctx.records.public_hex(), "agents": agents }),
+    ))
+}
+
+/// Prometheus metrics (text exposition format 0.0.4).
+async fn metrics(
+    _op: Operator,
+    State(app): State<AppState>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse as _;
+    let agents = app.ctx.store.agent_states().await?;
+    let outbox = app.ctx.store.outbox_depth().await?;
+    let text = app.ctx.metrics.render(&agents, outbox);
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
 }

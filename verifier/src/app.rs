@@ -9,8 +9,11 @@ use palisade_transport::tls::{server_config, ClientAuth};
 use tokio::net::TcpListener;
 
 use crate::agents::AgentClients;
+use crate::alerts::outbox::Webhook;
 use crate::attest::Context;
-use crate::config::Config;
+use crate::audit::key::{KeyError, RecordKey};
+use crate::config::{AlertConfig, Config};
+use crate::metrics::Metrics;
 use crate::scheduler::Scheduler;
 use crate::store::{Store, StoreError};
 use crate::{api, pki};
@@ -38,6 +41,9 @@ pub enum StartError {
     /// The policy.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// The record-signing key.
+    #[error(transparent)]
+    RecordKey(#[from] KeyError),
     /// Files or sockets.
     #[error("{what}: {source}")]
     Io {
@@ -86,20 +92,62 @@ pub fn load_policy(config: &Config) -> Result<Policy, StartError> {
     Ok(Policy::load(&name, 1, modules, Limits::default())?)
 }
 
+/// The webhook client and key for `alerts`.
+fn webhook(alerts: &AlertConfig, material: &pki::Material) -> Result<Webhook, StartError> {
+    let secret = crate::alerts::load_or_create_secret(&alerts.hmac_key_file).map_err(|source| {
+        StartError::Io {
+            what: format!("alert HMAC key {}", alerts.hmac_key_file.display()),
+            source,
+        }
+    })?;
+    let roots = match &alerts.ca {
+        Some(path) => palisade_transport::pki::read_certs(path)?,
+        None => material.ca.cert_der()?,
+    };
+    let client =
+        palisade_transport::client::ca_client(&roots, None, std::time::Duration::from_secs(10))?;
+    Ok(Webhook {
+        url: alerts.webhook.clone(),
+        secret,
+        client,
+    })
+}
+
+/// Where the record-signing key lives.
+pub fn records_key_path(state_dir: &std::path::Path) -> std::path::PathBuf {
+    state_dir.join("records.key")
+}
+
 /// Starts the verifier: API on `config.listen`, scheduler running, until `shutdown`.
 pub async fn start(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Running, StartError> {
     let material = pki::ensure(&config.state_dir, &config.tls_names)?;
-    let store = Store::open(&config.database).await?;
+    let store = Store::open(&config.database)
+        .await?
+        .with_alerts(config.alerts.is_some());
+    if let Some(alerts) = &config.alerts {
+        let webhook = webhook(alerts, &material)?;
+        tracing::info!(url = %webhook.url, "alerts are delivered to this webhook");
+        tokio::spawn(crate::alerts::outbox::run(store.clone(), webhook));
+    }
     let policy = Arc::new(load_policy(&config)?);
     tracing::info!(policy = %policy.reference().name, hash = %policy.reference().hash, "policy loaded");
+    store
+        .save_policy(policy.reference(), policy.modules())
+        .await?;
+    let records = Arc::new(RecordKey::load_or_create(&records_key_path(
+        &config.state_dir,
+    ))?);
+    tracing::info!(key = %records.public_hex(), "durable records signed with this key");
     let ctx = Arc::new(Context {
         store,
         policy,
         clients: AgentClients::new(material.client.clone(), config.quote_timeout),
         exposures: Arc::default(),
+        records,
+        metrics: Metrics::default(),
     });
     let scheduler = Scheduler::new(ctx.clone(), config.max_concurrency);
     let state = AppState {

@@ -22,9 +22,12 @@ use palisade_evidence::{Reason, ReasonCode};
 use rand::RngCore as _;
 
 use crate::agents::AgentClients;
+use crate::audit::key::RecordKey;
+use crate::audit::{Check, Expected};
 use crate::exposures::ExposureCache;
-use crate::input;
-use crate::store::{now, AgentRecord, Outcome, ResultRecord, Store, StoreError};
+use crate::input::{self, Subject};
+use crate::metrics::Metrics;
+use crate::store::{now, AgentRecord, Outcome, ResultRecord, Seal, Store, StoreError};
 
 /// Largest evidence document accepted from an agent.
 pub const MAX_EVIDENCE_BYTES: usize = 64 * 1024 * 1024;
@@ -40,6 +43,10 @@ pub struct Context {
     pub clients: AgentClients,
     /// Exposure facts by ruleset digest.
     pub exposures: Arc<ExposureCache>,
+    /// Signs the durable record of every result.
+    pub records: Arc<RecordKey>,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
 }
 
 /// The outcome of judging, before it is stored.
@@ -55,6 +62,10 @@ struct Attempt {
     writers: BTreeMap<String, Vec<Writer>>,
     /// The evidence's attributed runtime events (advisory).
     events: Option<EventSlice>,
+    /// Expectations and evidence for the durable record, when evidence parsed.
+    check: Option<Check>,
+    /// Bytes of every document the evidence carried, by digest.
+    received: BTreeMap<String, Vec<u8>>,
 }
 
 impl Attempt {
@@ -80,22 +91,20 @@ impl Attempt {
 #[tracing::instrument(skip_all, fields(agent_id = %agent.id))]
 pub async fn attest(ctx: &Context, agent: &AgentRecord) -> Result<ResultRecord, StoreError> {
     let started = Instant::now();
-    let attempt = judge(ctx, agent).await;
+    let mut attempt = judge(ctx, agent).await;
     let documents: BTreeMap<String, String> = attempt
         .documents
         .iter()
         .map(|(k, d)| (k.clone(), d.canonical.digest().to_string()))
         .collect();
-    let contents: BTreeMap<String, Vec<u8>> = attempt
-        .documents
-        .values()
-        .map(|d| {
-            (
-                d.canonical.digest().to_string(),
-                d.canonical.as_bytes().to_vec(),
-            )
-        })
-        .collect();
+    // Everything received is kept by digest: the verified documents (the changes and diffs read
+    // them) and the rest, which an auditor needs to re-check a failed attestation.
+    let mut contents = std::mem::take(&mut attempt.received);
+    for d in attempt.documents.values() {
+        contents
+            .entry(d.canonical.digest().to_string())
+            .or_insert_with(|| d.canonical.as_bytes().to_vec());
+    }
     // Digest changes since the previous verified result, with the semantic diff of rulesets.
     let changes = if documents.is_empty() {
         None
@@ -125,10 +134,17 @@ pub async fn attest(ctx: &Context, agent: &AgentRecord) -> Result<ResultRecord, 
             .as_ref()
             .and_then(|e| serde_json::to_value(e).ok()),
     };
+    let seal = Seal {
+        key: &ctx.records,
+        labels: &agent.labels,
+        check: attempt.check.as_ref(),
+    };
     let id = ctx
         .store
-        .record(&result, &contents, attempt.state.as_ref())
+        .record(&result, &contents, attempt.state.as_ref(), &seal)
         .await?;
+    ctx.metrics
+        .observe(result.outcome, &result.reasons, started.elapsed());
     match result.outcome {
         Outcome::Pass => tracing::info!(result = id, "attestation passed"),
         Outcome::Fail => {
@@ -164,12 +180,24 @@ async fn judge(ctx: &Context, agent: &AgentRecord) -> Attempt {
             Fetched::Malformed(reason) => return Attempt::fail(vec![reason]),
             Fetched::Unreachable(message) => return Attempt::error(message),
         };
-        if evidence.agent_id != agent.id {
-            let msg = format!(
-                "evidence is for agent {:?}, not {:?}",
-                evidence.agent_id, agent.id
-            );
-            return Attempt::fail(vec![Reason::new(ReasonCode::QuoteMalformed, msg)]);
+        let (check, received) = Check::of(
+            Expected {
+                ak_public: &agent.ak_public,
+                dedicated_pcr: agent.pcr,
+                nonce: &request.nonce,
+                pcrs: &request.pcrs,
+                log_offset: request.log_offset,
+                previous: &previous,
+            },
+            &evidence,
+        );
+        let recorded = |attempt: Attempt| Attempt {
+            check: Some(check),
+            received,
+            ..attempt
+        };
+        if let Some(reason) = agent_mismatch(&evidence, &agent.id) {
+            return recorded(Attempt::fail(vec![reason]));
         }
         let expect = Expectations {
             ak: &ak,
@@ -187,7 +215,7 @@ async fn judge(ctx: &Context, agent: &AgentRecord) -> Attempt {
                     attempt.writers = writers(&evidence);
                     attempt.events = evidence.events.clone();
                 }
-                return attempt;
+                return recorded(attempt);
             }
             Checked::Rebooted { .. } => {
                 tracing::info!(
@@ -203,6 +231,35 @@ async fn judge(ctx: &Context, agent: &AgentRecord) -> Attempt {
         }
     }
     Attempt::error("the agent's TPM was reset twice during one attestation")
+}
+
+/// Evidence that names another agent: judged before any other check.
+pub fn agent_mismatch(evidence: &Evidence, agent: &str) -> Option<Reason> {
+    (evidence.agent_id != agent).then(|| {
+        let msg = format!(
+            "evidence is for agent {:?}, not {:?}",
+            evidence.agent_id, agent
+        );
+        Reason::new(ReasonCode::QuoteMalformed, msg)
+    })
+}
+
+/// The policy's verdict on a sound judgement, as reasons (empty: pass). An evaluation that
+/// fails or times out is a reason of its own, never a pass. Blocking (regorus, exposure facts).
+pub fn policy_reasons(
+    policy: &Policy,
+    subject: Subject<'_>,
+    judgement: &Judgement,
+    exposures: &ExposureCache,
+) -> Vec<Reason> {
+    let input = input::node(subject, judgement, exposures);
+    match policy.evaluate(&input) {
+        Ok(violations) => violations
+            .into_iter()
+            .map(|v| Reason::new(ReasonCode::PolicyViolation, v.message).with_details(v.details))
+            .collect(),
+        Err(e) => vec![Reason::new(ReasonCode::PolicyUnevaluable, e.to_string())],
+    }
 }
 
 /// The writers the evidence's log entries name, by document key (oldest first, deduplicated).
@@ -282,24 +339,20 @@ async fn apply_policy(ctx: &Context, agent: &AgentRecord, judgement: Judgement) 
     // judgement comes back for storing; if the task panicked it is lost, the attempt fails and
     // the verifier's state does not advance (the next attestation replays from the last one).
     let evaluated = tokio::task::spawn_blocking(move || {
-        let input = input::node(&agent, &judgement, &exposures);
-        (policy.evaluate(&input), judgement)
+        let reasons = policy_reasons(&policy, (&agent).into(), &judgement, &exposures);
+        (reasons, judgement)
     })
     .await;
-    let (evaluated, state, documents) = match evaluated {
-        Ok((result, judgement)) => (Ok(result), judgement.state, judgement.documents),
-        Err(e) => (Err(e), None, Default::default()),
-    };
-    let reasons = match evaluated {
-        Ok(Ok(violations)) => violations
-            .into_iter()
-            .map(|v| Reason::new(ReasonCode::PolicyViolation, v.message).with_details(v.details))
-            .collect(),
-        Ok(Err(e)) => vec![Reason::new(ReasonCode::PolicyUnevaluable, e.to_string())],
-        Err(e) => vec![Reason::new(
-            ReasonCode::PolicyUnevaluable,
-            format!("policy task failed: {e}"),
-        )],
+    let (reasons, state, documents) = match evaluated {
+        Ok((reasons, judgement)) => (reasons, judgement.state, judgement.documents),
+        Err(e) => (
+            vec![Reason::new(
+                ReasonCode::PolicyUnevaluable,
+                format!("policy task failed: {e}"),
+            )],
+            None,
+            Default::default(),
+        ),
     };
     Attempt {
         outcome: Some(if reasons.is_empty() {

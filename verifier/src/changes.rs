@@ -161,8 +161,7 @@ fn described(d: &RulesetDiff) -> Value {
 #[allow(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
 mod tests {
     use super::*;
-    use crate::store::{now, Outcome, ResultRecord};
-    use palisade_evidence::wire::RegisterRequest;
+    use crate::store::{testing, Outcome, ResultRecord, Seal};
     use palisade_evidence::Sha256Digest;
 
     const SSH: &str = r#"{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}}, {"accept": null}"#;
@@ -261,19 +260,9 @@ mod tests {
     }
 
     fn result(documents: &BTreeMap<String, String>) -> ResultRecord {
-        ResultRecord {
-            id: 0,
-            agent_id: "a1".into(),
-            at: now(),
-            outcome: Outcome::Pass,
-            reasons: Vec::new(),
-            error: None,
-            policy: None,
-            duration_us: 1,
-            documents: documents.clone(),
-            changes: None,
-            events: None,
-        }
+        let mut result = testing::result("a1", Outcome::Pass);
+        result.documents = documents.clone();
+        result
     }
 
     /// key → digest and digest → bytes for `docs` (key, bytes).
@@ -291,23 +280,9 @@ mod tests {
     #[tokio::test]
     async fn changes_against_the_stored_previous_result() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&format!("sqlite://{}", dir.path().join("db").display()))
-            .await
-            .unwrap();
-        let request = RegisterRequest {
-            agent_id: "a1".into(),
-            ek_public: vec![1],
-            ek_certificate: None,
-            ak_public: vec![2],
-            contact: "https://x:1".into(),
-            tls_certificate: "PEM".into(),
-            pcr: 15,
-            labels: BTreeMap::new(),
-        };
-        store
-            .register(&request, b"s", "2999-01-01T00:00:00Z")
-            .await
-            .unwrap();
+        let store = testing::open(&dir).await;
+        let request = testing::request("a1", "https://x:1");
+        testing::register(&store, &request).await;
         let (keys, contents) = docs(&[
             ("nftables/host", &canonical("drop", &[LO])),
             ("network/host", b"{\"links\": 1}"),
@@ -319,7 +294,10 @@ mod tests {
                 .unwrap(),
             None
         );
-        let first = store.record(&result(&keys), &contents, None).await.unwrap();
+        let first = store
+            .record(&result(&keys), &contents, None, &Seal::for_tests())
+            .await
+            .unwrap();
         // Identical documents: no changes.
         assert_eq!(
             since_previous(&store, "a1", &keys, &contents, &BTreeMap::new())

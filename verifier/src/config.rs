@@ -41,6 +41,12 @@ pub struct RawConfig {
     pub allow_resettable_pcr: bool,
     /// Directory of `.rego` modules to use as the node policy instead of the shipped baseline.
     pub policy_dir: Option<PathBuf>,
+    /// Webhook (Alertmanager-compatible JSON) that receives an alert on every state change.
+    pub alert_webhook: Option<String>,
+    /// File holding the webhook's HMAC key; default `<state_dir>/alert-hmac.key`, created.
+    pub alert_hmac_key_file: Option<PathBuf>,
+    /// CA certificates (PEM) an `https` webhook is checked against; default: the verifier's CA.
+    pub alert_webhook_ca: Option<PathBuf>,
 }
 
 fn default_state_dir() -> PathBuf {
@@ -80,6 +86,19 @@ pub struct Config {
     pub allow_resettable_pcr: bool,
     /// Custom policy directory.
     pub policy_dir: Option<PathBuf>,
+    /// Alert delivery, if a webhook is configured.
+    pub alerts: Option<AlertConfig>,
+}
+
+/// Where alerts go.
+#[derive(Debug, Clone)]
+pub struct AlertConfig {
+    /// The webhook URL (`http` or `https`).
+    pub webhook: String,
+    /// The HMAC key file.
+    pub hmac_key_file: PathBuf,
+    /// CA file for an `https` webhook (default: the verifier's CA).
+    pub ca: Option<PathBuf>,
 }
 
 impl Config {
@@ -122,6 +141,24 @@ impl RawConfig {
                 reason: "only sqlite: URLs are supported".into(),
             });
         }
+        let alerts = match self.alert_webhook {
+            None => None,
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                Some(AlertConfig {
+                    webhook: url,
+                    hmac_key_file: self
+                        .alert_hmac_key_file
+                        .unwrap_or_else(|| self.state_dir.join("alert-hmac.key")),
+                    ca: self.alert_webhook_ca,
+                })
+            }
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    field: "alert_webhook",
+                    reason: "must be an http:// or https:// URL".into(),
+                })
+            }
+        };
         let mut tls_names = self.tls_names;
         for default in ["localhost", "127.0.0.1"] {
             if !tls_names.iter().any(|n| n == default) {
@@ -138,6 +175,7 @@ impl RawConfig {
             max_concurrency: self.max_concurrency,
             allow_resettable_pcr: self.allow_resettable_pcr,
             policy_dir: self.policy_dir,
+            alerts,
         })
     }
 }

@@ -14,6 +14,27 @@ use crate::store::AgentRecord;
 /// Version of the input document's shape.
 pub const INPUT_VERSION: u32 = 2;
 
+/// Who the evidence is from, as the policy sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    /// Agent identifier.
+    pub id: &'a str,
+    /// Operator-assigned labels.
+    pub labels: &'a BTreeMap<String, String>,
+    /// Dedicated PCR.
+    pub pcr: u8,
+}
+
+impl<'a> From<&'a AgentRecord> for Subject<'a> {
+    fn from(agent: &'a AgentRecord) -> Self {
+        Self {
+            id: &agent.id,
+            labels: &agent.labels,
+            pcr: agent.pcr,
+        }
+    }
+}
+
 /// `{"node": {...}}` for a per-node policy. `firewall.ruleset` is the (first) measured ruleset;
 /// `firewall.rulesets` has every measured namespace by name. `firewall.exposure` and
 /// `firewall.exposures` are the exposure facts (`docs/exposure.md`) computed from the same
@@ -25,7 +46,7 @@ pub const INPUT_VERSION: u32 = 2;
 /// `spawn_blocking`), and facts are computed once per ruleset digest (`cache`). A ruleset the
 /// engine cannot finish within its memory budget gets facts that say so (`truncated`:
 /// everything possible), which the foundation policy fails: closed, never a stalled verifier.
-pub fn node(agent: &AgentRecord, judgement: &Judgement, cache: &ExposureCache) -> Value {
+pub fn node(agent: Subject<'_>, judgement: &Judgement, cache: &ExposureCache) -> Value {
     let prefix = format!("{}/", kind::NFTABLES);
     let docs: BTreeMap<&str, &VerifiedDocument> = judgement
         .documents

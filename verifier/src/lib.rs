@@ -3,14 +3,17 @@
 #![forbid(unsafe_code)]
 
 pub mod agents;
+pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod attest;
+pub mod audit;
 pub mod changes;
 pub mod config;
 pub mod error;
 pub mod exposures;
 pub mod input;
+pub mod metrics;
 pub mod pki;
 pub mod registrar;
 pub mod scheduler;

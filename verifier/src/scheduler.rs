@@ -40,12 +40,14 @@ impl Scheduler {
     /// Attests one agent now (waiting for an attestation already running for it).
     pub async fn attest_now(&self, id: &str) -> Result<ResultRecord, ApiError> {
         let lock = self.lock_for(id);
+        let mut queued = self.ctx.metrics.queued();
         let _guard = lock.lock().await;
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?;
+        queued.started();
         // Re-read under the lock: the state may have advanced while we waited.
         let agent = self
             .ctx
@@ -79,9 +81,11 @@ impl Scheduler {
                 };
                 let me = self.clone();
                 tokio::spawn(async move {
+                    let mut queued = me.ctx.metrics.queued();
                     let Ok(_permit) = me.permits.acquire().await else {
                         return;
                     };
+                    queued.started();
                     let fresh = me.ctx.store.agent(&agent.id).await;
                     if let Ok(Some(agent)) = fresh {
                         if let Err(error) = attest::attest(&me.ctx, &agent).await {

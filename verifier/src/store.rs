@@ -6,6 +6,8 @@ use std::str::FromStr as _;
 use std::time::Duration;
 
 use palisade_cluster_policy::PolicyRef;
+
+use crate::alerts;
 use palisade_evidence::verify::VerifiedState;
 use palisade_evidence::wire::RegisterRequest;
 use palisade_evidence::Reason;
@@ -24,6 +26,9 @@ pub enum StoreError {
     /// A migration failed.
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A record could not be put in canonical form and signed.
+    #[error("sealing the durable record: {0}")]
+    Seal(String),
     /// A stored JSON column does not decode.
     #[error("database column {column} is corrupt: {reason}")]
     Corrupt {
@@ -148,6 +153,8 @@ pub struct ResultRecord {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// Whether state changes queue alerts in the outbox (a webhook is configured).
+    alerts: bool,
 }
 
 fn corrupt(column: &'static str) -> impl FnOnce(serde_json::Error) -> StoreError {
@@ -182,7 +189,17 @@ impl Store {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            alerts: false,
+        })
+    }
+
+    /// Queue an alert in the outbox on every state change from now on (a webhook delivers
+    /// them). Off by default: without a receiver the outbox would only grow.
+    pub fn with_alerts(mut self, on: bool) -> Self {
+        self.alerts = on;
+        self
     }
 
     /// Stores a registration awaiting activation (creating the agent row if new).
@@ -233,6 +250,7 @@ impl Store {
     /// Applies the pending registration and marks the agent active.
     pub async fn activate(&self, pending: &Pending) -> Result<(), StoreError> {
         let req = &pending.request;
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE agents SET contact = ?2, tls_certificate = ?3, labels = ?4, ek_certificate = ?5,
                     status = 'active', pending = NULL, challenge_secret = NULL, challenge_expires = NULL,
@@ -245,8 +263,23 @@ impl Store {
         .bind(json(&req.labels))
         .bind(&req.ek_certificate)
         .bind(now())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        if self.alerts {
+            let at = now();
+            let subject = alerts::Subject {
+                agent: &req.agent_id,
+                labels: &req.labels,
+                at: &at,
+                result_id: None,
+                reasons: &[],
+                error: None,
+                changes: None,
+            };
+            let payload = alerts::payload(alerts::Change::Enrolled, &subject);
+            outbox::enqueue(&mut tx, &req.agent_id, &at, &payload).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -267,6 +300,21 @@ impl Store {
         rows.iter().map(agent_from_row).collect()
     }
 
+    /// Agents by state: `registered` (never activated), else their latest outcome (`pending`
+    /// before the first).
+    pub async fn agent_states(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT CASE WHEN status = 'registered' THEN 'registered' ELSE last_outcome END AS state,
+                    COUNT(*) AS n
+             FROM agents GROUP BY state ORDER BY state",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
+            .collect()
+    }
+
     /// Removes an agent and its results.
     pub async fn remove(&self, id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM agents WHERE id = ?1")
@@ -276,13 +324,15 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Stores a result, the documents it judged (`contents` by digest, deduplicated) and, when
-    /// given, the agent's new verification state, atomically.
+    /// Stores a result, the documents it judged or received (`contents` by digest,
+    /// deduplicated), its durable record (appended to the agent's chain) and, when given, the
+    /// agent's new verification state, atomically.
     pub async fn record(
         &self,
         result: &ResultRecord,
         contents: &BTreeMap<String, Vec<u8>>,
         state: Option<&VerifiedState>,
+        seal: &Seal<'_>,
     ) -> Result<i64, StoreError> {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query(
@@ -317,6 +367,10 @@ impl Store {
             .bind(digest)
             .execute(&mut *tx)
             .await?;
+        }
+        records::append(&mut tx, result, id, seal).await?;
+        if self.alerts {
+            self.queue_change(&mut tx, result, id, seal).await?;
         }
         let state = state.map(json);
         sqlx::query(
@@ -473,5 +527,12 @@ fn result_from_row(row: &SqliteRow) -> Result<ResultRecord, StoreError> {
     })
 }
 
+mod outbox;
+mod records;
+pub use outbox::{now_ms, PendingAlert};
+pub use records::Seal;
+
+#[cfg(test)]
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;

@@ -105,10 +105,11 @@ pub fn parse_attest(bytes: &[u8]) -> Result<Attest, ParseError> {
     })
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "test-util"))]
 impl Attest {
-    /// Marshals the quote back into a `TPMS_ATTEST`, to build test inputs. Deliberately not
-    /// public: a verifier checks signatures over the TPM's own bytes, never over a re-encoding.
+    /// Marshals the quote back into a `TPMS_ATTEST`, to build test inputs (tests and the
+    /// `test-util` software attesters only). Not public: a verifier checks signatures over the
+    /// TPM's own bytes, never over a re-encoding.
     pub(crate) fn marshal(&self) -> Vec<u8> {
         fn tpm2b(out: &mut Vec<u8>, b: &[u8]) {
             out.extend_from_slice(&u16::try_from(b.len()).unwrap_or(u16::MAX).to_be_bytes());

@@ -191,6 +191,60 @@ fn malformed_requests_to_the_verifier_get_4xx_and_change_nothing() {
             "client certificate",
         )
         .await;
+        // Durable records: operators only, and a malformed page request is a 400.
+        expect_error(
+            anonymous
+                .get(format!("{base}/v1/audit/records"))
+                .send()
+                .await
+                .unwrap(),
+            401,
+            "unauthorized",
+            "client certificate",
+        )
+        .await;
+        let operator = pki::PemPair::read(&w.verifier.dir().join("tls"), "operator")
+            .unwrap()
+            .unwrap();
+        let op =
+            palisade_transport::client::ca_client(&ca, Some(&operator), Duration::from_secs(5))
+                .unwrap();
+        for (query, needle) in [
+            ("limit=0", "limit"),
+            ("limit=100000", "limit"),
+            ("from_seq=-1", "from_seq"),
+            ("bogus=1", "bogus"),
+        ] {
+            let resp = op
+                .get(format!("{base}/v1/audit/records?{query}"))
+                .send()
+                .await
+                .unwrap();
+            expect_error(resp, 400, "bad_request", needle).await;
+        }
+        // Metrics: operators only; the pass so far is counted.
+        let resp = anonymous
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 401);
+        let text = op
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for line in [
+            "palisade_agents{state=\"pass\"} 1",
+            "palisade_attestations_total{outcome=\"pass\"} 1",
+            "palisade_attestation_duration_seconds_count 1",
+            "palisade_attestations_running 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+        }
     });
     assert_eq!(w.verifier.cli(&["agents", "list"]).unwrap(), agents_before);
     assert_eq!(

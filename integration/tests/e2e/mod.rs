@@ -2,6 +2,7 @@
 
 mod api;
 mod attestation;
+mod audit;
 mod diff;
 mod events;
 mod inspect;

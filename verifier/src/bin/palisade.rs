@@ -18,6 +18,9 @@ use palisade_verifier::api::AgentSummary;
 use palisade_verifier::store::ResultRecord;
 use serde_json::Value;
 
+#[path = "palisade/audit.rs"]
+mod audit;
+
 #[derive(Debug, Parser)]
 #[command(name = "palisade", version, about = "Operate a palisade verifier")]
 struct Cli {
@@ -54,6 +57,9 @@ enum Command {
     /// ID FROM TO` compares the rulesets two stored results of an agent judged (result ids, as
     /// `agents results` lists them).
     Diff(DiffArgs),
+    /// Durable attestation records: export them, re-check an export offline.
+    #[command(subcommand)]
+    Audit(audit::Audit),
 }
 
 #[derive(Debug, clap::Args)]
@@ -168,13 +174,15 @@ impl Api {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Command::Diff(args) = &cli.command {
-        return run_diff(&cli, args).await;
+    match &cli.command {
+        Command::Diff(args) => return run_diff(&cli, args).await,
+        Command::Audit(command) => return audit::run(command, || Api::new(&cli), cli.json).await,
+        Command::Agents(_) => {}
     }
     let api = Api::new(&cli)?;
     let (client, base) = (&api.client, api.base.as_str());
     let (method, path) = match &cli.command {
-        Command::Diff(_) => bail!("unreachable: diff is handled above"),
+        Command::Diff(_) | Command::Audit(_) => bail!("unreachable: handled above"),
         Command::Agents(Agents::List) => ("GET", "/v1/agents".to_owned()),
         Command::Agents(Agents::Show { id }) => ("GET", format!("/v1/agents/{id}")),
         Command::Agents(Agents::Results { id, limit }) => {
@@ -199,7 +207,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     match cli.command {
-        Command::Diff(_) => {}
+        Command::Diff(_) | Command::Audit(_) => {}
         Command::Agents(Agents::List) => print_list(serde_json::from_value(body)?),
         Command::Agents(Agents::Show { .. }) => print_show(&body)?,
         Command::Agents(Agents::Results { .. }) => {

@@ -70,7 +70,11 @@ fn agent() -> AgentRecord {
 }
 
 fn violations(port: u16) -> Vec<String> {
-    let input = node(&agent(), &judgement(port), &ExposureCache::default());
+    let input = node(
+        (&agent()).into(),
+        &judgement(port),
+        &ExposureCache::default(),
+    );
     library::foundation(Limits::default())
         .unwrap()
         .evaluate(&input)
@@ -82,7 +86,11 @@ fn violations(port: u16) -> Vec<String> {
 
 #[test]
 fn input_carries_exposure_facts_per_namespace() {
-    let input = node(&agent(), &judgement(2222), &ExposureCache::default());
+    let input = node(
+        (&agent()).into(),
+        &judgement(2222),
+        &ExposureCache::default(),
+    );
     let fw = &input["node"]["firewall"];
     assert_eq!(fw["exposure"]["format"], "palisade-exposure-v1");
     assert_eq!(fw["exposures"]["host"], fw["exposure"]);
@@ -118,7 +126,7 @@ fn a_document_that_does_not_read_back_has_no_facts_and_fails_the_policy() {
     let doc = j.documents.values_mut().next().unwrap();
     doc.canonical =
         Canonical::from_jcs_bytes(br#"{"format":"palisade.nftables/0","tables":{}}"#.to_vec());
-    let input = node(&agent(), &j, &ExposureCache::default());
+    let input = node((&agent()).into(), &j, &ExposureCache::default());
     assert_eq!(input["node"]["firewall"]["exposure"], Value::Null);
     assert!(input["node"]["firewall"]["exposure_errors"]["host"].is_string());
     let msgs: Vec<String> = library::foundation(Limits::default())
@@ -141,20 +149,24 @@ fn large_rulesets_get_facts_computed_once_per_digest() {
     // Ten times the old 2,000-rule cap.
     let j = judgement_of(&palisade_firewall::testing::generate_json(20_000));
     let cache = ExposureCache::default();
-    let input = node(&agent(), &j, &cache);
+    let input = node((&agent()).into(), &j, &cache);
     let fw = &input["node"]["firewall"];
     assert_eq!(fw["exposure_errors"], json!({}));
     assert_eq!(fw["exposure"]["truncated"], false);
     assert!(fw["exposure"]["open_ports"].as_array().unwrap().len() > 1000);
     assert_eq!(cache.len(), 1);
-    let again = node(&agent(), &j, &cache);
+    let again = node((&agent()).into(), &j, &cache);
     assert_eq!(again, input);
     assert_eq!(cache.len(), 1);
 }
 
 #[test]
 fn truncated_facts_fail_the_foundation_policy_closed() {
-    let mut input = node(&agent(), &judgement(2222), &ExposureCache::default());
+    let mut input = node(
+        (&agent()).into(),
+        &judgement(2222),
+        &ExposureCache::default(),
+    );
     input["node"]["firewall"]["exposure"]["truncated"] = json!(true);
     let msgs: Vec<String> = library::foundation(Limits::default())
         .unwrap()

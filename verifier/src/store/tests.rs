@@ -3,39 +3,12 @@
 use super::*;
 use palisade_evidence::ReasonCode;
 
-fn request(id: &str, contact: &str) -> RegisterRequest {
-    RegisterRequest {
-        agent_id: id.into(),
-        ek_public: vec![1, 2, 3],
-        ek_certificate: None,
-        ak_public: vec![4, 5, 6],
-        contact: contact.into(),
-        tls_certificate: "PEM".into(),
-        pcr: 15,
-        labels: [("role".to_owned(), "web".to_owned())].into(),
-    }
-}
-
-async fn store(dir: &tempfile::TempDir) -> Store {
-    Store::open(&format!("sqlite://{}", dir.path().join("db").display()))
-        .await
-        .unwrap()
-}
+use super::testing::{open as store, request};
 
 fn result(agent: &str, outcome: Outcome) -> ResultRecord {
-    ResultRecord {
-        id: 0,
-        agent_id: agent.into(),
-        at: now(),
-        outcome,
-        reasons: vec![Reason::new(ReasonCode::PolicyViolation, "x")],
-        error: None,
-        policy: None,
-        duration_us: 5,
-        documents: BTreeMap::new(),
-        changes: None,
-        events: None,
-    }
+    let mut result = super::testing::result(agent, outcome);
+    result.reasons = vec![Reason::new(ReasonCode::PolicyViolation, "x")];
+    result
 }
 
 #[tokio::test]
@@ -48,17 +21,28 @@ async fn documents_are_stored_once_and_linked_to_results() {
     let mut r = result("a1", Outcome::Pass);
     r.documents.insert("nftables/host".into(), "d1".into());
     let contents: BTreeMap<String, Vec<u8>> = [("d1".to_owned(), b"{}".to_vec())].into();
-    let first = s.record(&r, &contents, None).await.unwrap();
-    let second = s.record(&r, &contents, None).await.unwrap();
+    let first = s
+        .record(&r, &contents, None, &Seal::for_tests())
+        .await
+        .unwrap();
+    let second = s
+        .record(&r, &contents, None, &Seal::for_tests())
+        .await
+        .unwrap();
     assert_eq!(s.document("d1").await.unwrap().unwrap(), b"{}");
     assert_eq!(
         s.result("a1", first).await.unwrap().unwrap().documents["nftables/host"],
         "d1"
     );
     assert_eq!(s.previous_verified("a1").await.unwrap().unwrap().id, second);
-    s.record(&result("a1", Outcome::Error), &BTreeMap::new(), None)
-        .await
-        .unwrap();
+    s.record(
+        &result("a1", Outcome::Error),
+        &BTreeMap::new(),
+        None,
+        &Seal::for_tests(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         s.previous_verified("a1").await.unwrap().unwrap().id,
         second,
@@ -135,12 +119,22 @@ async fn results_and_state_are_recorded_together_and_survive_reopen() {
             log: Some(palisade_evidence::log::LogState::GENESIS),
             ..Default::default()
         };
-        s.record(&result("a1", Outcome::Pass), &BTreeMap::new(), Some(&state))
-            .await
-            .unwrap();
-        s.record(&result("a1", Outcome::Fail), &BTreeMap::new(), None)
-            .await
-            .unwrap();
+        s.record(
+            &result("a1", Outcome::Pass),
+            &BTreeMap::new(),
+            Some(&state),
+            &Seal::for_tests(),
+        )
+        .await
+        .unwrap();
+        s.record(
+            &result("a1", Outcome::Fail),
+            &BTreeMap::new(),
+            None,
+            &Seal::for_tests(),
+        )
+        .await
+        .unwrap();
     }
     let s = store(&dir).await;
     let a = s.agent("a1").await.unwrap().unwrap();
@@ -164,9 +158,14 @@ async fn removal_cascades_to_results() {
     s.register(&request("a1", "https://x:1"), b"s", "2999-01-01T00:00:00Z")
         .await
         .unwrap();
-    s.record(&result("a1", Outcome::Pass), &BTreeMap::new(), None)
-        .await
-        .unwrap();
+    s.record(
+        &result("a1", Outcome::Pass),
+        &BTreeMap::new(),
+        None,
+        &Seal::for_tests(),
+    )
+    .await
+    .unwrap();
     assert!(s.remove("a1").await.unwrap());
     assert!(!s.remove("a1").await.unwrap());
     assert!(s.results("a1", 10).await.unwrap().is_empty());

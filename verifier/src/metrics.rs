@@ -125,35 +125,24 @@ impl Metrics {
             );
         }
         self.render_latency(&mut out);
-        header(
+        gauge(
             &mut out,
             "palisade_attestations_waiting",
-            "gauge",
             "Attestations waiting for a concurrency slot (queue depth).",
+            self.waiting.load(Ordering::Relaxed),
         );
-        let _ = writeln!(
-            out,
-            "palisade_attestations_waiting {}",
-            self.waiting.load(Ordering::Relaxed)
-        );
-        header(
+        gauge(
             &mut out,
             "palisade_attestations_running",
-            "gauge",
             "Attestations in flight.",
+            self.running.load(Ordering::Relaxed),
         );
-        let _ = writeln!(
-            out,
-            "palisade_attestations_running {}",
-            self.running.load(Ordering::Relaxed)
-        );
-        header(
+        gauge(
             &mut out,
             "palisade_alert_outbox_depth",
-            "gauge",
             "Alerts not yet delivered to the webhook.",
+            outbox,
         );
-        let _ = writeln!(out, "palisade_alert_outbox_depth {outbox}");
         out
     }
 
@@ -197,6 +186,12 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 }
 
 /// Label values escape `\`, `"` and newlines.
+/// One unlabelled gauge: its header and its value.
+fn gauge(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
+    header(out, name, "gauge", help);
+    let _ = writeln!(out, "{name} {value}");
+}
+
 fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")

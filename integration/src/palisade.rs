@@ -47,29 +47,46 @@ impl Verifier {
     /// Starts `palisade-verifier` listening on all addresses, with a certificate valid for
     /// `names` (the gateway addresses agents reach it by). `interval` is the pull interval.
     pub fn start(names: &[Ipv4Addr], interval: Duration) -> Result<Self> {
+        Self::start_with(names, interval, "")
+    }
+
+    /// As [`Verifier::start`], with `extra` TOML lines added to the configuration.
+    pub fn start_with(names: &[Ipv4Addr], interval: Duration, extra: &str) -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("palisade-verifier-")
             .tempdir()?;
         let port = free_port()?;
         let names: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
         let config = format!(
-            "state_dir = {:?}\nlisten = \"0.0.0.0:{port}\"\ntls_names = [{}]\ninterval_ms = {}\nquote_timeout_ms = 5000\n",
+            "state_dir = {:?}\nlisten = \"0.0.0.0:{port}\"\ntls_names = [{}]\ninterval_ms = {}\nquote_timeout_ms = 5000\n{extra}\n",
             dir.path().display().to_string(),
             names.join(", "),
             interval.as_millis(),
         );
-        let config_path = dir.path().join("verifier.toml");
-        std::fs::write(&config_path, config)?;
-        let cfg = config_path.display().to_string();
+        std::fs::write(dir.path().join("verifier.toml"), config)?;
+        let proc = Self::spawn(dir.path(), "verifier")?;
+        Ok(Self { proc, dir, port })
+    }
+
+    fn spawn(dir: &Path, name: &str) -> Result<Proc> {
+        let cfg = dir.join("verifier.toml").display().to_string();
         let proc = spawn_root(
-            "verifier",
-            dir.path(),
+            name,
+            dir,
             &bin("palisade-verifier")?,
             &["-c", &cfg],
             &[("PALISADE_LOG", "info")],
         )?;
         proc.wait_for_log("verifier listening", Duration::from_secs(30))?;
-        Ok(Self { proc, dir, port })
+        Ok(proc)
+    }
+
+    /// `kill -9` of the verifier, then a new one on the same state, configuration and port
+    /// (its log is `verifier-restarted.log`).
+    pub fn kill_and_restart(&mut self) -> Result<()> {
+        self.proc.kill();
+        self.proc = Self::spawn(self.dir.path(), "verifier-restarted")?;
+        Ok(())
     }
 
     /// The verifier's state directory.
@@ -99,14 +116,20 @@ impl Verifier {
             .with_context(|| format!("palisade {args:?} printed non-JSON: {out}"))
     }
 
-    /// Runs the operator CLI and returns what it printed (error on a non-zero exit).
-    pub fn cli_raw(&self, args: &[&str]) -> Result<String> {
+    /// The operator CLI as a command aimed at this verifier (`args` after the connection flags).
+    pub fn cli_command(&self, args: &[&str]) -> Result<std::process::Command> {
         let url = format!("https://127.0.0.1:{}", self.port);
         let dir = self.dir.path().display().to_string();
-        let out = std::process::Command::new(bin("palisade")?)
+        let mut command = std::process::Command::new(bin("palisade")?);
+        command
             .args(["--verifier", &url, "--state-dir", &dir])
-            .args(args)
-            .output()?;
+            .args(args);
+        Ok(command)
+    }
+
+    /// Runs the operator CLI and returns what it printed (error on a non-zero exit).
+    pub fn cli_raw(&self, args: &[&str]) -> Result<String> {
+        let out = self.cli_command(args)?.output()?;
         if !out.status.success() {
             bail!(
                 "palisade {args:?} failed: {}",

@@ -23,7 +23,7 @@ use palisade_verifier::agents::AgentClients;
 use palisade_verifier::attest::Context;
 use palisade_verifier::audit::key::RecordKey;
 use palisade_verifier::metrics::Metrics;
-use palisade_verifier::scheduler::Scheduler;
+use palisade_verifier::scheduler::{Cadence, Scheduler};
 use palisade_verifier::store::Store;
 use sqlx::Row as _;
 
@@ -96,9 +96,11 @@ async fn measure(
         exposures: Arc::default(),
         records: Arc::new(RecordKey::generate()),
         metrics: Metrics::default(),
+        live: Default::default(),
+        verdicts: Default::default(),
     });
     let scheduler = Scheduler::new(ctx.clone(), 64);
-    tokio::spawn(scheduler.run(interval));
+    tokio::spawn(scheduler.run(Cadence::new(interval, interval)));
     // Warm-up: every agent's first (full-log) attestation, then steady state.
     let warm = Instant::now();
     while count(&url, 0).await? < n as i64 {
@@ -154,15 +156,22 @@ async fn report(
     interval: Duration,
 ) -> anyhow::Result<()> {
     let pool = sqlx::SqlitePool::connect(url).await?;
-    let rows = sqlx::query("SELECT outcome, duration_us FROM results WHERE id > ?1")
-        .bind(first_id)
-        .fetch_all(&pool)
-        .await?;
+    let rows =
+        sqlx::query("SELECT outcome, reasons, error, duration_us FROM results WHERE id > ?1")
+            .bind(first_id)
+            .fetch_all(&pool)
+            .await?;
     let mut durations: Vec<i64> = Vec::with_capacity(rows.len());
     let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
+    let mut why = std::collections::BTreeMap::<String, usize>::new();
     for row in &rows {
         durations.push(row.try_get("duration_us")?);
         *outcomes.entry(row.try_get("outcome")?).or_default() += 1;
+        let error: Option<String> = row.try_get("error")?;
+        let reasons: String = row.try_get("reasons")?;
+        if let Some(text) = error.or((reasons != "[]").then_some(reasons)) {
+            *why.entry(text.chars().take(300).collect()).or_default() += 1;
+        }
     }
     durations.sort_unstable();
     let done = durations.len() as f64;
@@ -175,6 +184,9 @@ async fn report(
     println!("interval                   {} ms", interval.as_millis());
     println!("window                     {wall:.1} s");
     println!("attestations               {} ({outcomes:?})", rows.len());
+    for (text, count) in &why {
+        println!("  {count} × {text}");
+    }
     println!(
         "attestations/s             {:.0} (target {:.0})",
         done / wall,

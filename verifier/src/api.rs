@@ -1,10 +1,11 @@
 //! The verifier's HTTP API: registrar routes (anonymous: agents have no client certificate yet)
 //! and operator routes (client certificate from the verifier's CA required).
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use palisade_transport::PeerCertificate;
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,7 @@ use serde_json::{json, Value};
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::live::LiveEvent;
 use crate::registrar;
 use crate::store::{AgentRecord, ResultRecord};
 
@@ -24,12 +26,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/agents", post(registrar::register).get(list))
         .route("/v1/agents/{id}", get(show).delete(remove))
         .route("/v1/agents/{id}/activate", post(registrar::activate))
+        .route("/v1/agents/{id}/labels", patch(labels))
         .route("/v1/agents/{id}/results", get(results))
         .route("/v1/agents/{id}/results/{result}", get(result))
         .route("/v1/documents/{digest}", get(document))
         .route("/v1/agents/{id}/attest", post(attest_now))
         .route("/v1/audit/records", get(audit_records))
         .route("/v1/audit/key", get(audit_key))
+        .route("/v1/events", get(events))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async {
@@ -206,7 +210,57 @@ async fn remove(
     let a = agent(&app, id).await?;
     app.ctx.store.remove(&a.id).await?;
     tracing::info!(agent_id = %a.id, "agent removed");
+    app.ctx
+        .live
+        .publish(LiveEvent::membership("removed", &a.id));
+    app.ctx.verdicts.forget(&a.id);
     Ok(Json(json!({ "agent_id": a.id, "removed": true })))
+}
+
+/// `PATCH /v1/agents/{id}/labels`: keys to set and keys to remove. A re-enrolment replaces
+/// the labels with the agent's configured ones.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LabelChange {
+    #[serde(default)]
+    set: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    remove: Vec<String>,
+}
+
+async fn labels(
+    _op: Operator,
+    State(app): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Json<LabelChange>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(id) = id?;
+    let Json(change) = body?;
+    let updated = app
+        .ctx
+        .store
+        .update_labels(&id, &change.set, &change.remove, registrar::validate_labels)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no agent {id}")))?;
+    let labels = updated?;
+    tracing::info!(agent_id = %id, ?labels, "labels changed");
+    Ok(Json(json!({ "agent_id": id, "labels": labels })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsQuery {
+    agent: Option<String>,
+}
+
+/// Server-sent events: every stored result, enrolment and removal (see `live.rs`).
+async fn events(
+    _op: Operator,
+    State(app): State<AppState>,
+    query: Result<Query<EventsQuery>, QueryRejection>,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let Query(query) = query?;
+    Ok(app.ctx.live.sse(query.agent))
 }
 
 #[derive(Debug, Deserialize)]

@@ -14,7 +14,7 @@ use crate::attest::Context;
 use crate::audit::key::{KeyError, RecordKey};
 use crate::config::{AlertConfig, Config};
 use crate::metrics::Metrics;
-use crate::scheduler::Scheduler;
+use crate::scheduler::{Cadence, Scheduler};
 use crate::store::{Store, StoreError};
 use crate::{api, pki};
 
@@ -148,6 +148,8 @@ pub async fn start(
         exposures: Arc::default(),
         records,
         metrics: Metrics::default(),
+        live: Default::default(),
+        verdicts: Default::default(),
     });
     let scheduler = Scheduler::new(ctx.clone(), config.max_concurrency);
     let state = AppState {
@@ -175,7 +177,7 @@ pub async fn start(
         api::router(state.clone()),
         shutdown,
     ));
-    tokio::spawn(scheduler.run(config.interval));
+    tokio::spawn(scheduler.run(Cadence::new(config.interval, config.max_backoff)));
     tracing::info!(%addr, ca = %pki::ca_path(&config.state_dir).display(), "verifier listening");
     Ok(Running { addr, state })
 }

@@ -26,8 +26,10 @@ use crate::audit::key::RecordKey;
 use crate::audit::{Check, Expected};
 use crate::exposures::ExposureCache;
 use crate::input::{self, Subject};
+use crate::live::{Live, LiveEvent};
 use crate::metrics::Metrics;
 use crate::store::{now, AgentRecord, Outcome, ResultRecord, Seal, Store, StoreError};
+use crate::verdicts::{self, VerdictCache};
 
 /// Largest evidence document accepted from an agent.
 pub const MAX_EVIDENCE_BYTES: usize = 64 * 1024 * 1024;
@@ -47,6 +49,10 @@ pub struct Context {
     pub records: Arc<RecordKey>,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
+    /// The live stream for watchers.
+    pub live: Live,
+    /// The last node-policy verdict per agent, by what the input is made of.
+    pub verdicts: VerdictCache,
 }
 
 /// The outcome of judging, before it is stored.
@@ -145,6 +151,9 @@ pub async fn attest(ctx: &Context, agent: &AgentRecord) -> Result<ResultRecord, 
         .await?;
     ctx.metrics
         .observe(result.outcome, &result.reasons, started.elapsed());
+    let result = ResultRecord { id, ..result };
+    ctx.live
+        .publish(LiveEvent::result(&result, &agent.last_outcome));
     match result.outcome {
         Outcome::Pass => tracing::info!(result = id, "attestation passed"),
         Outcome::Fail => {
@@ -156,7 +165,7 @@ pub async fn attest(ctx: &Context, agent: &AgentRecord) -> Result<ResultRecord, 
             "could not attest"
         ),
     }
-    Ok(ResultRecord { id, ..result })
+    Ok(result)
 }
 
 async fn judge(ctx: &Context, agent: &AgentRecord) -> Attempt {
@@ -332,17 +341,15 @@ async fn apply_policy(ctx: &Context, agent: &AgentRecord, judgement: Judgement) 
     if !judgement.reasons.is_empty() {
         return Attempt::fail(judgement.reasons);
     }
-    let policy = ctx.policy.clone();
-    let exposures = ctx.exposures.clone();
-    let agent = agent.clone();
-    // Input (exposure facts) and evaluation are both CPU work: neither runs on a worker. The
-    // judgement comes back for storing; if the task panicked it is lost, the attempt fails and
-    // the verifier's state does not advance (the next attestation replays from the last one).
-    let evaluated = tokio::task::spawn_blocking(move || {
-        let reasons = policy_reasons(&policy, (&agent).into(), &judgement, &exposures);
-        (reasons, judgement)
-    })
-    .await;
+    let key = verdicts::key(&ctx.policy.reference().hash, agent.into(), &judgement);
+    let evaluated = match ctx.verdicts.get(&agent.id, &key) {
+        // Unchanged content: the same input, so the same verdict (`verdicts.rs`).
+        Some(reasons) => Ok((reasons, judgement)),
+        None => evaluate(ctx, agent, judgement).await,
+    };
+    if let Ok((reasons, _)) = &evaluated {
+        ctx.verdicts.put(&agent.id, key, reasons);
+    }
     let (reasons, state, documents) = match evaluated {
         Ok((reasons, judgement)) => (reasons, judgement.state, judgement.documents),
         Err(e) => (
@@ -367,4 +374,22 @@ async fn apply_policy(ctx: &Context, agent: &AgentRecord, judgement: Judgement) 
         documents,
         ..Attempt::default()
     }
+}
+
+/// Builds the input and runs the policy off the async workers (both are CPU work). The
+/// judgement comes back for storing; if the task panicked it is lost, the attempt fails and the
+/// verifier's state does not advance (the next attestation replays from the last one).
+async fn evaluate(
+    ctx: &Context,
+    agent: &AgentRecord,
+    judgement: Judgement,
+) -> Result<(Vec<Reason>, Judgement), tokio::task::JoinError> {
+    let policy = ctx.policy.clone();
+    let exposures = ctx.exposures.clone();
+    let agent = agent.clone();
+    tokio::task::spawn_blocking(move || {
+        let reasons = policy_reasons(&policy, (&agent).into(), &judgement, &exposures);
+        (reasons, judgement)
+    })
+    .await
 }

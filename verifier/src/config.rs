@@ -30,6 +30,10 @@ pub struct RawConfig {
     /// How often each agent is attested, in milliseconds.
     #[serde(default = "default_interval_ms")]
     pub interval_ms: u64,
+    /// Longest delay between attempts at an agent that keeps being unreachable (the interval
+    /// doubles after each error up to this), in milliseconds.
+    #[serde(default = "default_max_backoff_ms")]
+    pub max_backoff_ms: u64,
     /// Timeout of one quote request, in milliseconds.
     #[serde(default = "default_timeout_ms")]
     pub quote_timeout_ms: u64,
@@ -58,6 +62,9 @@ fn default_listen() -> SocketAddr {
 fn default_interval_ms() -> u64 {
     2000
 }
+fn default_max_backoff_ms() -> u64 {
+    60_000
+}
 fn default_timeout_ms() -> u64 {
     5000
 }
@@ -78,6 +85,8 @@ pub struct Config {
     pub database: String,
     /// Attestation interval.
     pub interval: Duration,
+    /// Longest backoff after errors (never below `interval`).
+    pub max_backoff: Duration,
     /// Quote request timeout.
     pub quote_timeout: Duration,
     /// Concurrent attestations.
@@ -171,6 +180,7 @@ impl RawConfig {
             tls_names,
             database,
             interval: Duration::from_millis(self.interval_ms),
+            max_backoff: Duration::from_millis(self.max_backoff_ms),
             quote_timeout: Duration::from_millis(self.quote_timeout_ms),
             max_concurrency: self.max_concurrency,
             allow_resettable_pcr: self.allow_resettable_pcr,

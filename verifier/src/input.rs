@@ -12,7 +12,7 @@ use crate::exposures::ExposureCache;
 use crate::store::AgentRecord;
 
 /// Version of the input document's shape.
-pub const INPUT_VERSION: u32 = 2;
+pub const INPUT_VERSION: u32 = 3;
 
 /// Who the evidence is from, as the policy sees it.
 #[derive(Debug, Clone, Copy)]
@@ -72,7 +72,6 @@ pub fn node(agent: Subject<'_>, judgement: &Judgement, cache: &ExposureCache) ->
             "labels": agent.labels,
             "attestation": {
                 "pcr": agent.pcr,
-                "tpm_clock": judgement.clock,
                 "log_entries": log_entries,
             },
             "firewall": {

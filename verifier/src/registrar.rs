@@ -101,7 +101,8 @@ fn validate(
     Ok((ek, ak))
 }
 
-fn validate_labels(labels: &BTreeMap<String, String>) -> Result<(), ApiError> {
+/// Bounds on labels (count, key and value length): 400 with the rule otherwise.
+pub fn validate_labels(labels: &BTreeMap<String, String>) -> Result<(), ApiError> {
     let too_long = labels
         .iter()
         .any(|(k, v)| k.is_empty() || k.len() > MAX_LABEL_LEN || v.len() > MAX_LABEL_LEN);
@@ -139,6 +140,9 @@ pub async fn activate(
         ));
     }
     app.ctx.store.activate(&pending).await?;
+    app.ctx
+        .live
+        .publish(crate::live::LiveEvent::membership("enrolled", &id));
     tracing::info!(agent_id = %id, "agent activated");
     Ok(Json(json!({ "agent_id": id, "status": "active" })))
 }

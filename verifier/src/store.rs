@@ -300,6 +300,16 @@ impl Store {
         rows.iter().map(agent_from_row).collect()
     }
 
+    /// Ids of the agents the scheduler attests (activated), by id.
+    pub async fn active_ids(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT id FROM agents WHERE status = 'active' ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get("id").map_err(StoreError::from))
+            .collect()
+    }
+
     /// Agents by state: `registered` (never activated), else their latest outcome (`pending`
     /// before the first).
     pub async fn agent_states(&self) -> Result<Vec<(String, i64)>, StoreError> {
@@ -456,8 +466,11 @@ impl Store {
         agent_id: &str,
     ) -> Result<Option<ResultRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT * FROM results WHERE agent_id = ?1
-               AND id IN (SELECT result_id FROM result_documents) ORDER BY id DESC LIMIT 1",
+            // A correlated EXISTS walks the agent's results newest first and stops at the first
+            // verified one; `id IN (SELECT ...)` built a set of every result ever stored.
+            "SELECT * FROM results r WHERE r.agent_id = ?1
+               AND EXISTS (SELECT 1 FROM result_documents d WHERE d.result_id = r.id)
+             ORDER BY r.id DESC LIMIT 1",
         )
         .bind(agent_id)
         .fetch_optional(&self.pool)
@@ -527,6 +540,7 @@ fn result_from_row(row: &SqliteRow) -> Result<ResultRecord, StoreError> {
     })
 }
 
+mod labels;
 mod outbox;
 mod records;
 pub use outbox::{now_ms, PendingAlert};

@@ -1,10 +1,12 @@
 //! End-to-end scenarios, grouped by what they guard.
 
+mod alerts;
 mod api;
 mod attestation;
 mod audit;
 mod diff;
 mod events;
+mod fleet;
 mod inspect;
 mod network;
 mod runtime;

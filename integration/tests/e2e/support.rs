@@ -27,10 +27,21 @@ impl World {
 
     /// `agent_extra` is agent TOML (lines starting with `tpm.` go into `[tpm]`).
     pub fn start_with(label: &str, interval: Duration, agent_extra: &str) -> World {
+        Self::start_configured(label, interval, "", agent_extra)
+    }
+
+    /// `verifier_extra` is verifier TOML, `agent_extra` agent TOML.
+    pub fn start_configured(
+        label: &str,
+        interval: Duration,
+        verifier_extra: &str,
+        agent_extra: &str,
+    ) -> World {
         require_root_tools().unwrap();
         let host = Host::create(label).unwrap();
         host.nft(BASELINE_RULESET).unwrap();
-        let verifier = Verifier::start(&[host.gateway_ip()], interval).unwrap();
+        let verifier =
+            Verifier::start_with(&[host.gateway_ip()], interval, verifier_extra).unwrap();
         let agent = start_agent_with(&host, &verifier, agent_extra).unwrap();
         World {
             host,

@@ -37,8 +37,11 @@ pub fn serve(args: &[String]) -> anyhow::Result<()> {
     let n: usize = args.first().context("agents N PORT DIR")?.parse()?;
     let port: u16 = args.get(1).context("PORT")?.parse()?;
     let dir = Path::new(args.get(2).context("DIR")?);
-    let ruleset: serde_json::Value =
-        serde_json::from_str(&RULESET.replace("\"203.0.113.7\",", ""))?;
+    let ruleset: serde_json::Value = serde_json::from_str(
+        &RULESET
+            .replace("\"203.0.113.7\",", "")
+            .replace("2001:db8:100::", "fd00:100::"),
+    )?;
     let hosts: Hosts = Arc::new(
         (0..n)
             .map(|i| {

@@ -20,6 +20,10 @@ use serde_json::Value;
 
 #[path = "palisade/audit.rs"]
 mod audit;
+#[path = "palisade/fleet.rs"]
+mod fleet;
+#[path = "palisade/watch.rs"]
+mod watch;
 
 #[derive(Debug, Parser)]
 #[command(name = "palisade", version, about = "Operate a palisade verifier")]
@@ -60,6 +64,14 @@ enum Command {
     /// Durable attestation records: export them, re-check an export offline.
     #[command(subcommand)]
     Audit(audit::Audit),
+    /// Fleet summary: agents by state, per label, and those not passing.
+    Status,
+    /// Follow results, enrolments and removals live (until interrupted).
+    Watch {
+        /// Only this agent.
+        #[arg(long)]
+        agent: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -104,6 +116,23 @@ enum Agents {
     Attest { id: String },
     /// Remove an agent and its results.
     Remove { id: String },
+    /// Set (`KEY=VALUE`) or remove (`--remove KEY`) labels of an agent.
+    Label {
+        id: String,
+        /// Labels to set.
+        #[arg(value_parser = parse_label)]
+        set: Vec<(String, String)>,
+        /// Label keys to remove.
+        #[arg(long)]
+        remove: Vec<String>,
+    },
+}
+
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -128,6 +157,8 @@ fn main() -> ExitCode {
 struct Api {
     client: reqwest::Client,
     base: String,
+    ca: Vec<rustls::pki_types::CertificateDer<'static>>,
+    operator: PemPair,
 }
 
 impl Api {
@@ -142,7 +173,18 @@ impl Api {
         Ok(Self {
             client,
             base: cli.verifier.trim_end_matches('/').to_owned(),
+            ca,
+            operator,
         })
+    }
+
+    /// A client for the live stream (no limit on the response, `idle` on each read).
+    fn stream_client(&self, idle: Duration) -> anyhow::Result<reqwest::Client> {
+        Ok(palisade_transport::client::stream_client(
+            &self.ca,
+            Some(&self.operator),
+            idle,
+        )?)
     }
 
     /// Sends the request; a non-success answer becomes an error with the verifier's message.
@@ -177,12 +219,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Diff(args) => return run_diff(&cli, args).await,
         Command::Audit(command) => return audit::run(command, || Api::new(&cli), cli.json).await,
+        Command::Status => {
+            let api = Api::new(&cli)?;
+            let agents: Vec<AgentSummary> =
+                serde_json::from_slice(&api.get_bytes("/v1/agents").await?)
+                    .context("the verifier's agent list does not parse")?;
+            let status = fleet::summarise(&agents);
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print!("{}", fleet::render(&status));
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Watch { agent } => {
+            watch::run(&Api::new(&cli)?, agent.as_deref(), cli.json).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Agents(_) => {}
     }
     let api = Api::new(&cli)?;
     let (client, base) = (&api.client, api.base.as_str());
     let (method, path) = match &cli.command {
-        Command::Diff(_) | Command::Audit(_) => bail!("unreachable: handled above"),
+        Command::Diff(_) | Command::Audit(_) | Command::Status | Command::Watch { .. } => {
+            bail!("unreachable: handled above")
+        }
         Command::Agents(Agents::List) => ("GET", "/v1/agents".to_owned()),
         Command::Agents(Agents::Show { id }) => ("GET", format!("/v1/agents/{id}")),
         Command::Agents(Agents::Results { id, limit }) => {
@@ -190,10 +251,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Agents(Agents::Attest { id }) => ("POST", format!("/v1/agents/{id}/attest")),
         Command::Agents(Agents::Remove { id }) => ("DELETE", format!("/v1/agents/{id}")),
+        Command::Agents(Agents::Label { id, .. }) => ("PATCH", format!("/v1/agents/{id}/labels")),
     };
-    let request = match method {
-        "POST" => client.post(format!("{base}{path}")),
-        "DELETE" => client.delete(format!("{base}{path}")),
+    let request = match (method, &cli.command) {
+        ("PATCH", Command::Agents(Agents::Label { set, remove, .. })) => client
+            .patch(format!("{base}{path}"))
+            .json(&serde_json::json!({ "set": set.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(), "remove": remove })),
+        ("POST", _) => client.post(format!("{base}{path}")),
+        ("DELETE", _) => client.delete(format!("{base}{path}")),
         _ => client.get(format!("{base}{path}")),
     };
     let body: Value = api
@@ -207,7 +272,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     match cli.command {
-        Command::Diff(_) | Command::Audit(_) => {}
+        Command::Diff(_) | Command::Audit(_) | Command::Status | Command::Watch { .. } => {}
+        Command::Agents(Agents::Label { id, .. }) => {
+            let labels: Vec<String> = body
+                .get("labels")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect();
+            println!("{id}: {}", labels.join(","));
+        }
         Command::Agents(Agents::List) => print_list(serde_json::from_value(body)?),
         Command::Agents(Agents::Show { .. }) => print_show(&body)?,
         Command::Agents(Agents::Results { .. }) => {

@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/agents/{id}/labels", patch(labels))
         .route("/v1/agents/{id}/results", get(results))
         .route("/v1/agents/{id}/results/{result}", get(result))
+        .route("/v1/agents/{id}/results/{result}/ear", get(ear))
         .route("/v1/documents/{digest}", get(document))
         .route("/v1/agents/{id}/attest", post(attest_now))
         .route("/v1/audit/records", get(audit_records))
@@ -159,6 +160,44 @@ async fn result(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no result {result} for agent {id}")))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EarQuery {
+    /// `jwt` (default: signed, `application/eat+jwt`) or `json` (the claims, unsigned).
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// One stored result as an EAR (`ear.rs`).
+async fn ear(
+    _op: Operator,
+    State(app): State<AppState>,
+    ids: Result<Path<(String, i64)>, PathRejection>,
+    query: Result<Query<EarQuery>, QueryRejection>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse as _;
+    let Path((id, result)) = ids?;
+    let Query(query) = query?;
+    let record = app
+        .ctx
+        .store
+        .result(&id, result)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no result {result} for agent {id}")))?;
+    let claims = crate::ear::claims(&record);
+    match query.format.as_deref() {
+        None | Some("jwt") => {
+            let token = crate::ear::jwt(&claims, &app.ctx.records);
+            let content_type = [(axum::http::header::CONTENT_TYPE, crate::ear::MEDIA_TYPE)];
+            Ok((content_type, token).into_response())
+        }
+        Some("json") => Ok(Json(claims).into_response()),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "format must be jwt or json, not {other:?}"
+        ))),
+    }
 }
 
 /// A verified document exactly as stored (canonical JSON).

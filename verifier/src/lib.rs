@@ -10,6 +10,7 @@ pub mod attest;
 pub mod audit;
 pub mod changes;
 pub mod config;
+pub mod ear;
 pub mod error;
 pub mod exposures;
 pub mod input;

@@ -222,6 +222,59 @@ fn malformed_requests_to_the_verifier_get_4xx_and_change_nothing() {
                 .unwrap();
             expect_error(resp, 400, "bad_request", needle).await;
         }
+        // Labels, EARs and the live stream refuse malformed requests, and change nothing (the
+        // agent list is compared below).
+        let labels = format!("{base}/v1/agents/verifapi/labels");
+        // Bad syntax is a 400, well-formed JSON of the wrong shape a 422 (axum's split).
+        for (body, status, needle) in [
+            ("{not json", 400, ""),
+            (r#"{"sett": {"a": "b"}}"#, 422, "sett"),
+            (r#"{"set": {"": "b"}}"#, 400, "labels: at most"),
+            (r#"{"set": {"a": 1}}"#, 422, ""),
+        ] {
+            let resp = op
+                .patch(&labels)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            expect_error(resp, status, "bad_request", needle).await;
+        }
+        let resp = op
+            .patch(format!("{base}/v1/agents/nobody/labels"))
+            .json(&json!({"set": {"a": "b"}}))
+            .send()
+            .await
+            .unwrap();
+        expect_error(resp, 404, "not_found", "nobody").await;
+        let result = &w.verifier.results("verifapi").unwrap()[0]["id"];
+        let resp = op
+            .get(format!(
+                "{base}/v1/agents/verifapi/results/{result}/ear?format=xml"
+            ))
+            .send()
+            .await
+            .unwrap();
+        expect_error(resp, 400, "bad_request", "format must be").await;
+        let resp = op
+            .get(format!("{base}/v1/agents/verifapi/results/999999/ear"))
+            .send()
+            .await
+            .unwrap();
+        expect_error(resp, 404, "not_found", "999999").await;
+        let resp = op
+            .get(format!("{base}/v1/events?agnt=x"))
+            .send()
+            .await
+            .unwrap();
+        expect_error(resp, 400, "bad_request", "agnt").await;
+        let resp = anonymous
+            .get(format!("{base}/v1/events"))
+            .send()
+            .await
+            .unwrap();
+        expect_error(resp, 401, "unauthorized", "client certificate").await;
         // Metrics: operators only; the pass so far is counted.
         let resp = anonymous
             .get(format!("{base}/metrics"))

@@ -5,6 +5,7 @@ mod api;
 mod attestation;
 mod audit;
 mod diff;
+mod ear;
 mod events;
 mod fleet;
 mod inspect;

@@ -116,6 +116,16 @@ enum Agents {
     Attest { id: String },
     /// Remove an agent and its results.
     Remove { id: String },
+    /// A result as an EAR (RATS attestation result with an AR4SI trust vector): the claims, or
+    /// with --jwt the ES256-signed token (verify with the key from `GET /v1/audit/key`).
+    Ear {
+        id: String,
+        /// Result id (default: the latest).
+        result: Option<i64>,
+        /// Print the signed JWT instead of the claims.
+        #[arg(long)]
+        jwt: bool,
+    },
     /// Set (`KEY=VALUE`) or remove (`--remove KEY`) labels of an agent.
     Label {
         id: String,
@@ -236,6 +246,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             watch::run(&Api::new(&cli)?, agent.as_deref(), cli.json).await?;
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Agents(Agents::Ear { id, result, jwt }) => {
+            let api = Api::new(&cli)?;
+            let result = match result {
+                Some(r) => *r,
+                None => latest_result(&api, id).await?,
+            };
+            let path = format!("/v1/agents/{id}/results/{result}/ear");
+            if *jwt {
+                let token = api.get_bytes(&path).await?;
+                println!("{}", String::from_utf8_lossy(&token));
+            } else {
+                let claims: Value =
+                    serde_json::from_slice(&api.get_bytes(&format!("{path}?format=json")).await?)
+                        .context("the verifier's EAR is not JSON")?;
+                println!("{}", serde_json::to_string_pretty(&claims)?);
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Agents(_) => {}
     }
     let api = Api::new(&cli)?;
@@ -252,6 +280,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Agents(Agents::Attest { id }) => ("POST", format!("/v1/agents/{id}/attest")),
         Command::Agents(Agents::Remove { id }) => ("DELETE", format!("/v1/agents/{id}")),
         Command::Agents(Agents::Label { id, .. }) => ("PATCH", format!("/v1/agents/{id}/labels")),
+        Command::Agents(Agents::Ear { .. }) => bail!("unreachable: handled above"),
     };
     let request = match (method, &cli.command) {
         ("PATCH", Command::Agents(Agents::Label { set, remove, .. })) => client
@@ -272,7 +301,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     match cli.command {
-        Command::Diff(_) | Command::Audit(_) | Command::Status | Command::Watch { .. } => {}
+        Command::Diff(_)
+        | Command::Audit(_)
+        | Command::Status
+        | Command::Watch { .. }
+        | Command::Agents(Agents::Ear { .. }) => {}
         Command::Agents(Agents::Label { id, .. }) => {
             let labels: Vec<String> = body
                 .get("labels")
@@ -294,6 +327,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Agents(Agents::Remove { id }) => println!("removed {id}"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The id of `agent`'s latest result.
+async fn latest_result(api: &Api, agent: &str) -> anyhow::Result<i64> {
+    let bytes = api
+        .get_bytes(&format!("/v1/agents/{agent}/results?limit=1"))
+        .await?;
+    let results: Vec<ResultRecord> = serde_json::from_slice(&bytes).context("reading results")?;
+    results
+        .first()
+        .map(|r| r.id)
+        .with_context(|| format!("agent {agent} has no result yet"))
 }
 
 /// `palisade diff`: prints the diff; exit code 0 when identical, 1 when different.

@@ -3,18 +3,19 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
-use axum::routing::{get, patch, post};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
-use palisade_transport::PeerCertificate;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::app::AppState;
+
+mod credentials;
 use crate::error::ApiError;
 use crate::live::LiveEvent;
 use crate::registrar;
+use crate::roles::{Admin, Operator, Viewer};
 use crate::store::{AgentRecord, ResultRecord};
 
 /// Largest request body (registrations carry two public keys and a certificate).
@@ -35,6 +36,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/audit/records", get(audit_records))
         .route("/v1/audit/key", get(audit_key))
         .route("/v1/events", get(events))
+        .route(
+            "/v1/credentials",
+            get(credentials::list).post(credentials::issue),
+        )
+        .route("/v1/credentials/{name}", delete(credentials::revoke))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async {
@@ -42,21 +48,6 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
-}
-
-/// Extractor that admits only callers with a verified client certificate.
-#[derive(Debug)]
-pub struct Operator(pub PeerCertificate);
-
-impl<S: Send + Sync> FromRequestParts<S> for Operator {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        match parts.extensions.get::<Option<PeerCertificate>>() {
-            Some(Some(peer)) => Ok(Self(peer.clone())),
-            _ => Err(ApiError::Unauthorized),
-        }
-    }
 }
 
 /// One line of `GET /v1/agents`.
@@ -75,7 +66,7 @@ pub struct AgentSummary {
 }
 
 async fn list(
-    _op: Operator,
+    _caller: Viewer,
     State(app): State<AppState>,
 ) -> Result<Json<Vec<AgentSummary>>, ApiError> {
     let agents = app.ctx.store.agents().await?;
@@ -109,7 +100,7 @@ async fn agent(
 }
 
 async fn show(
-    _op: Operator,
+    _caller: Viewer,
     State(app): State<AppState>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -135,7 +126,7 @@ fn default_limit() -> u32 {
 }
 
 async fn results(
-    _op: Operator,
+    _caller: Viewer,
     State(app): State<AppState>,
     id: Result<Path<String>, PathRejection>,
     q: Result<Query<Limit>, QueryRejection>,
@@ -149,7 +140,7 @@ async fn results(
 }
 
 async fn result(
-    _op: Operator,
+    _caller: Viewer,
     State(app): State<AppState>,
     ids: Result<Path<(String, i64)>, PathRejection>,
 ) -> Result<Json<ResultRecord>, ApiError> {
@@ -172,7 +163,7 @@ struct EarQuery {
 
 /// One stored result as an EAR (`ear.rs`).
 async fn ear(
-    _op: Operator,
+    _caller: Viewer,
     State(app): State<AppState>,
     ids: Result<Path<(String, i64)>, PathRejection>,
     query: Result<Query<EarQuery>, QueryRejection>,
@@ -202,7 +193,7 @@ async fn ear(
 
 /// A verified document exactly as stored (canonical JSON).
 async fn document(
-    _op: Operator,
+    _caller: Viewer,
     State(app): State<AppState>,
     digest: Result<Path<String>, PathRejection>,
 ) -> Result<axum::response::Response, ApiError> {
@@ -227,7 +218,7 @@ async fn document(
 }
 
 async fn attest_now(
-    _op: Operator,
+    _caller: Operator,
     State(app): State<AppState>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<ResultRecord>, ApiError> {
@@ -242,7 +233,7 @@ async fn attest_now(
 }
 
 async fn remove(
-    _op: Operator,
+    _caller: Admin,
     State(app): State<AppState>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -268,7 +259,7 @@ struct LabelChange {
 }
 
 async fn labels(
-    _op: Operator,
+    _caller: Operator,
     State(app): State<AppState>,
     id: Result<Path<String>, PathRejection>,
     body: Result<Json<LabelChange>, JsonRejection>,
@@ -294,7 +285,7 @@ struct EventsQuery {
 
 /// Server-sent events: every stored result, enrolment and removal (see `live.rs`).
 async fn events(
-    _op: Operator,
+    _caller: Viewer,
     State(app): State<AppState>,
     query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<impl axum::response::IntoResponse, ApiError> {
@@ -318,7 +309,7 @@ fn default_page() -> u32 {
 
 /// A page of durable records with the documents and policies they name (`palisade.audit/1`).
 async fn audit_records(
-    _op: Operator,
+    _caller: Viewer,
     State(app): State<AppState>,
     q: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Json<crate::audit::Export>, ApiError> {
@@ -337,7 +328,7 @@ async fn audit_records(
 }
 
 /// The verifier's record-signing public key, and every agent that has records.
-async fn audit_key(_op: Operator, State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+async fn audit_key(_caller: Viewer, State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let agents = app.ctx.store.record_agents().await?;
     Ok(Json(
         json!({ "verifier_key": app.ctx.records.public_hex(), "agents": agents }),
@@ -346,7 +337,7 @@ async fn audit_key(_op: Operator, State(app): State<AppState>) -> Result<Json<Va
 
 /// Prometheus metrics (text exposition format 0.0.4).
 async fn metrics(
-    _op: Operator,
+    _caller: Viewer,
     State(app): State<AppState>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse as _;

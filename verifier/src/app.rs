@@ -14,6 +14,7 @@ use crate::attest::Context;
 use crate::audit::key::{KeyError, RecordKey};
 use crate::config::{AlertConfig, Config};
 use crate::metrics::Metrics;
+use crate::roles::Role;
 use crate::scheduler::{Cadence, Scheduler};
 use crate::store::{Store, StoreError};
 use crate::{api, pki};
@@ -27,6 +28,8 @@ pub struct AppState {
     pub scheduler: Arc<Scheduler>,
     /// The configuration.
     pub config: Arc<Config>,
+    /// The CA that issues API credentials.
+    pub ca: Arc<palisade_transport::pki::PemPair>,
 }
 
 /// Why the verifier could not start.
@@ -137,6 +140,22 @@ pub async fn start(
     store
         .save_policy(policy.reference(), policy.modules())
         .await?;
+    // The state directory's CLI certificate is the first admin (idempotent across restarts).
+    let operator = palisade_transport::pki::certs_from_pem(
+        &material.operator.cert,
+        std::path::Path::new("tls/operator.crt"),
+    )?;
+    if let Some(der) = operator.first() {
+        let fingerprint = palisade_transport::pki::fingerprint(der.as_ref());
+        if store
+            .add_credential("operator", Role::Admin, &fingerprint)
+            .await?
+        {
+            tracing::info!(
+                "the state directory's operator certificate is the admin credential \"operator\""
+            );
+        }
+    }
     let records = Arc::new(RecordKey::load_or_create(&records_key_path(
         &config.state_dir,
     ))?);
@@ -156,6 +175,7 @@ pub async fn start(
         ctx,
         scheduler: scheduler.clone(),
         config: Arc::new(config.clone()),
+        ca: Arc::new(material.ca.clone()),
     };
     let tls = server_config(
         &material.server,

@@ -18,6 +18,7 @@ pub mod live;
 pub mod metrics;
 pub mod pki;
 pub mod registrar;
+pub mod roles;
 pub mod scheduler;
 pub mod store;
 pub mod verdicts;

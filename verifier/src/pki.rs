@@ -16,6 +16,8 @@ pub struct Material {
     pub server: PemPair,
     /// Presented to agents when pulling quotes.
     pub client: PemPair,
+    /// The `palisade` CLI's certificate in the state directory: the first admin credential.
+    pub operator: PemPair,
 }
 
 /// Where the CA certificate is written (agents are given this file).
@@ -41,8 +43,13 @@ pub fn ensure(state_dir: &Path, names: &[String]) -> Result<Material, TlsError> 
     let server = pki::issue(&ca, "palisade-verifier", names, Usage::Server)?;
     server.write(&dir, "server")?;
     let client = reuse_or_issue(&dir, &ca, "client", "palisade-verifier")?;
-    reuse_or_issue(&dir, &ca, "operator", "palisade-operator")?;
-    Ok(Material { ca, server, client })
+    let operator = reuse_or_issue(&dir, &ca, "operator", "palisade-operator")?;
+    Ok(Material {
+        ca,
+        server,
+        client,
+        operator,
+    })
 }
 
 fn reuse_or_issue(dir: &Path, ca: &PemPair, file: &str, cn: &str) -> Result<PemPair, TlsError> {

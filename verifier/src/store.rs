@@ -540,6 +540,8 @@ fn result_from_row(row: &SqliteRow) -> Result<ResultRecord, StoreError> {
     })
 }
 
+mod credentials;
+pub use credentials::Credential;
 mod labels;
 mod outbox;
 mod records;

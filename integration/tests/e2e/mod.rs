@@ -10,5 +10,6 @@ mod events;
 mod fleet;
 mod inspect;
 mod network;
+mod roles;
 mod runtime;
 mod support;

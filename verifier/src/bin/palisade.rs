@@ -20,6 +20,8 @@ use serde_json::Value;
 
 #[path = "palisade/audit.rs"]
 mod audit;
+#[path = "palisade/credentials.rs"]
+mod credentials;
 #[path = "palisade/fleet.rs"]
 mod fleet;
 #[path = "palisade/watch.rs"]
@@ -42,6 +44,12 @@ struct Cli {
         default_value = "/var/lib/palisade-verifier"
     )]
     state_dir: PathBuf,
+    /// Client certificate to present (PEM) instead of the state directory's operator one.
+    #[arg(long, env = "PALISADE_CERT", requires = "key")]
+    cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    #[arg(long, env = "PALISADE_KEY", requires = "cert")]
+    key: Option<PathBuf>,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
@@ -66,6 +74,9 @@ enum Command {
     Audit(audit::Audit),
     /// Fleet summary: agents by state, per label, and those not passing.
     Status,
+    /// API credentials (client certificates with a role); admin only.
+    #[command(subcommand)]
+    Credentials(credentials::Credentials),
     /// Follow results, enrolments and removals live (until interrupted).
     Watch {
         /// Only this agent.
@@ -176,8 +187,16 @@ impl Api {
         let tls = cli.state_dir.join("tls");
         let ca = pki::read_certs(&tls.join("ca.crt"))
             .context("reading the verifier's CA certificate")?;
-        let operator = PemPair::read(&tls, "operator")?
-            .context("no operator certificate in the state directory")?;
+        let operator = match (&cli.cert, &cli.key) {
+            (Some(cert), Some(key)) => PemPair {
+                cert: std::fs::read_to_string(cert)
+                    .with_context(|| format!("reading {}", cert.display()))?,
+                key: std::fs::read_to_string(key)
+                    .with_context(|| format!("reading {}", key.display()))?,
+            },
+            _ => PemPair::read(&tls, "operator")?
+                .context("no operator certificate in the state directory")?,
+        };
         let client =
             palisade_transport::client::ca_client(&ca, Some(&operator), Duration::from_secs(30))?;
         Ok(Self {
@@ -229,6 +248,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Diff(args) => return run_diff(&cli, args).await,
         Command::Audit(command) => return audit::run(command, || Api::new(&cli), cli.json).await,
+        Command::Credentials(command) => {
+            credentials::run(&Api::new(&cli)?, command, cli.json).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Status => {
             let api = Api::new(&cli)?;
             let agents: Vec<AgentSummary> =
@@ -269,9 +292,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let api = Api::new(&cli)?;
     let (client, base) = (&api.client, api.base.as_str());
     let (method, path) = match &cli.command {
-        Command::Diff(_) | Command::Audit(_) | Command::Status | Command::Watch { .. } => {
-            bail!("unreachable: handled above")
-        }
+        Command::Diff(_)
+        | Command::Audit(_)
+        | Command::Status
+        | Command::Credentials(_)
+        | Command::Watch { .. } => bail!("unreachable: handled above"),
         Command::Agents(Agents::List) => ("GET", "/v1/agents".to_owned()),
         Command::Agents(Agents::Show { id }) => ("GET", format!("/v1/agents/{id}")),
         Command::Agents(Agents::Results { id, limit }) => {
@@ -304,6 +329,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Diff(_)
         | Command::Audit(_)
         | Command::Status
+        | Command::Credentials(_)
         | Command::Watch { .. }
         | Command::Agents(Agents::Ear { .. }) => {}
         Command::Agents(Agents::Label { id, .. }) => {

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use crate::app::AppState;
 
 mod credentials;
+mod openapi;
 use crate::error::ApiError;
 use crate::live::LiveEvent;
 use crate::registrar;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/credentials/{name}", delete(credentials::revoke))
         .route("/metrics", get(metrics))
+        .route("/v1/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async {
             ApiError::BadRequest("method not allowed on this endpoint".into())

@@ -275,6 +275,17 @@ fn malformed_requests_to_the_verifier_get_4xx_and_change_nothing() {
             .await
             .unwrap();
         expect_error(resp, 401, "unauthorized", "client certificate").await;
+        // The OpenAPI document is public.
+        let doc: serde_json::Value = anonymous
+            .get(format!("{base}/v1/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert!(doc["paths"]["/v1/agents/{id}/results/{result}/ear"].is_object());
         // Metrics: operators only; the pass so far is counted.
         let resp = anonymous
             .get(format!("{base}/metrics"))

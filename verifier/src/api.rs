@@ -179,7 +179,13 @@ async fn ear(
         .result(&id, result)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no result {result} for agent {id}")))?;
-    let claims = crate::ear::claims(&record);
+    let ek_verified = app
+        .ctx
+        .store
+        .agent(&id)
+        .await?
+        .is_some_and(|a| a.ek_status.starts_with(crate::ek::VERIFIED));
+    let claims = crate::ear::claims(&record, ek_verified);
     match query.format.as_deref() {
         None | Some("jwt") => {
             let token = crate::ear::jwt(&claims, &app.ctx.records);

@@ -30,6 +30,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The CA that issues API credentials.
     pub ca: Arc<palisade_transport::pki::PemPair>,
+    /// Trusted EK CA certificates, when configured.
+    pub ek: Option<Arc<crate::ek::EkTrust>>,
 }
 
 /// Why the verifier could not start.
@@ -47,6 +49,9 @@ pub enum StartError {
     /// The record-signing key.
     #[error(transparent)]
     RecordKey(#[from] KeyError),
+    /// The EK CA directory is unusable.
+    #[error("EK CA directory: {0}")]
+    EkTrust(#[from] crate::ek::EkTrustError),
     /// Files or sockets.
     #[error("{what}: {source}")]
     Io {
@@ -127,6 +132,14 @@ pub async fn start(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Running, StartError> {
     let material = pki::ensure(&config.state_dir, &config.tls_names)?;
+    let ek = match &config.ek_ca_dir {
+        Some(dir) => {
+            let trust = crate::ek::EkTrust::load(dir)?;
+            tracing::info!(dir = %dir.display(), "EK certificates are checked against this directory");
+            Some(Arc::new(trust))
+        }
+        None => None,
+    };
     let store = Store::open(&config.database)
         .await?
         .with_alerts(config.alerts.is_some());
@@ -176,6 +189,7 @@ pub async fn start(
         scheduler: scheduler.clone(),
         config: Arc::new(config.clone()),
         ca: Arc::new(material.ca.clone()),
+        ek,
     };
     let tls = server_config(
         &material.server,

@@ -43,6 +43,12 @@ pub struct RawConfig {
     /// Accept agents whose dedicated PCR is resettable (16, 23). Off: such agents are refused.
     #[serde(default)]
     pub allow_resettable_pcr: bool,
+    /// Directory of trusted TPM-manufacturer CA certificates (PEM/DER) EK certificates are
+    /// checked against; unset: every agent's EK is `unverified`.
+    pub ek_ca_dir: Option<PathBuf>,
+    /// Refuse agents that send no EK certificate (needs `ek_ca_dir`).
+    #[serde(default)]
+    pub require_ek_certificate: bool,
     /// Directory of `.rego` modules to use as the node policy instead of the shipped baseline.
     pub policy_dir: Option<PathBuf>,
     /// Webhook (Alertmanager-compatible JSON) that receives an alert on every state change.
@@ -93,6 +99,10 @@ pub struct Config {
     pub max_concurrency: usize,
     /// Whether resettable PCRs are accepted.
     pub allow_resettable_pcr: bool,
+    /// Trusted EK CA certificates.
+    pub ek_ca_dir: Option<PathBuf>,
+    /// Refuse agents without an EK certificate.
+    pub require_ek_certificate: bool,
     /// Custom policy directory.
     pub policy_dir: Option<PathBuf>,
     /// Alert delivery, if a webhook is configured.
@@ -133,6 +143,12 @@ impl RawConfig {
             return Err(ConfigError::Invalid {
                 field: "quote_timeout_ms",
                 reason: "must be at least 100".into(),
+            });
+        }
+        if self.require_ek_certificate && self.ek_ca_dir.is_none() {
+            return Err(ConfigError::Invalid {
+                field: "require_ek_certificate",
+                reason: "needs ek_ca_dir (the CAs certificates are checked against)".into(),
             });
         }
         if self.max_concurrency == 0 {
@@ -184,6 +200,8 @@ impl RawConfig {
             quote_timeout: Duration::from_millis(self.quote_timeout_ms),
             max_concurrency: self.max_concurrency,
             allow_resettable_pcr: self.allow_resettable_pcr,
+            ek_ca_dir: self.ek_ca_dir,
+            require_ek_certificate: self.require_ek_certificate,
             policy_dir: self.policy_dir,
             alerts,
         })

@@ -5,8 +5,9 @@
 //!
 //! The vector says only what palisade actually appraised: `instance-identity` (quote signed by
 //! the enrolled AK, fresh), `configuration` (the measured firewall/network/runtime documents and
-//! the policy over them). `hardware` stays 0 (no claim) until EK certificates are checked,
-//! `executables` and `file-system` until IMA is appraised.
+//! the policy over them), `hardware` (2 when the agent's EK certificate was verified against a
+//! trusted manufacturer CA at enrolment, else 0). `executables` and `file-system` stay 0 (no
+//! claim) until IMA is appraised.
 
 use base64::Engine as _;
 use palisade_evidence::{Reason, ReasonCode};
@@ -37,6 +38,8 @@ pub struct Vector {
     pub instance: i8,
     /// `configuration`.
     pub configuration: i8,
+    /// `hardware`: 2 (genuine) when the EK certificate chains to a trusted manufacturer CA.
+    pub hardware: i8,
 }
 
 impl Vector {
@@ -48,6 +51,7 @@ impl Vector {
         let mut v = Self {
             instance: claim::AFFIRMING,
             configuration: claim::AFFIRMING,
+            hardware: claim::NO_CLAIM,
         };
         for r in reasons {
             let (instance, configuration) = match r.code {
@@ -77,7 +81,7 @@ impl Vector {
 
     /// `ear.status`: the worst tier among the claims (`none` when no claim is made).
     pub fn status(&self) -> &'static str {
-        let worst = [self.instance, self.configuration]
+        let worst = [self.instance, self.configuration, self.hardware]
             .into_iter()
             .map(tier)
             .max()
@@ -94,7 +98,7 @@ impl Vector {
             "configuration": self.configuration,
             "executables": claim::NO_CLAIM,
             "file-system": claim::NO_CLAIM,
-            "hardware": claim::NO_CLAIM,
+            "hardware": self.hardware,
             "runtime-opaque": claim::NO_CLAIM,
             "storage-opaque": claim::NO_CLAIM,
             "sourced-data": claim::NO_CLAIM,
@@ -121,9 +125,13 @@ fn worse(a: i8, b: i8) -> i8 {
     }
 }
 
-/// The EAR claims set for one stored result.
-pub fn claims(result: &ResultRecord) -> Value {
-    let vector = Vector::of(result.outcome, &result.reasons);
+/// The EAR claims set for one stored result of an agent whose EK certificate was (or was not)
+/// verified at enrolment.
+pub fn claims(result: &ResultRecord, ek_verified: bool) -> Value {
+    let mut vector = Vector::of(result.outcome, &result.reasons);
+    if ek_verified && result.outcome != Outcome::Error {
+        vector.hardware = claim::AFFIRMING;
+    }
     let iat =
         time::OffsetDateTime::parse(&result.at, &time::format_description::well_known::Rfc3339)
             .map_or(0, time::OffsetDateTime::unix_timestamp);

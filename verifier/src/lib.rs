@@ -11,6 +11,7 @@ pub mod audit;
 pub mod changes;
 pub mod config;
 pub mod ear;
+pub mod ek;
 pub mod error;
 pub mod exposures;
 pub mod input;

@@ -33,6 +33,8 @@ pub async fn register(
 ) -> Result<Json<RegisterChallenge>, ApiError> {
     let Json(req) = body?;
     let (ek, ak) = validate(&req, app.config.allow_resettable_pcr)?;
+    // A certificate that fails its check refuses the enrolment; none is `unverified`.
+    let ek_status = ek_status(&app, &req, &ek)?;
     if let Some(existing) = app.ctx.store.agent(&req.agent_id).await? {
         if existing.ek_public != req.ek_public || existing.ak_public != req.ak_public {
             return Err(ApiError::Conflict(format!(
@@ -51,7 +53,7 @@ pub async fn register(
         .format(&time::format_description::well_known::Rfc3339)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     app.ctx.store.register(&req, &secret, &expires).await?;
-    tracing::info!(agent_id = %req.agent_id, ek = %ek.fingerprint(), ak = %ak.fingerprint(), "registration challenge issued");
+    tracing::info!(agent_id = %req.agent_id, ek = %ek.fingerprint(), ak = %ak.fingerprint(), %ek_status, "registration challenge issued");
     Ok(Json(RegisterChallenge {
         credential_blob,
         encrypted_secret,
@@ -114,6 +116,18 @@ pub fn validate_labels(labels: &BTreeMap<String, String>) -> Result<(), ApiError
     Ok(())
 }
 
+/// The EK status of `req` (`ek.rs`), or the 400 that refuses it.
+fn ek_status(app: &AppState, req: &RegisterRequest, ek: &TpmPublic) -> Result<String, ApiError> {
+    crate::ek::status(
+        app.ek.as_deref(),
+        req.ek_certificate.as_deref(),
+        ek,
+        app.config.require_ek_certificate,
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+    )
+    .map_err(|reason| ApiError::BadRequest(format!("EK certificate: {reason}")))
+}
+
 /// `POST /v1/agents/{id}/activate`
 pub async fn activate(
     State(app): State<AppState>,
@@ -139,7 +153,11 @@ pub async fn activate(
                 .into(),
         ));
     }
-    app.ctx.store.activate(&pending).await?;
+    // Checked again: the certificate may have expired since the challenge was issued.
+    let ek = TpmPublic::parse(&pending.request.ek_public)
+        .map_err(|e| ApiError::BadRequest(format!("ek_public: {e}")))?;
+    let ek_status = ek_status(&app, &pending.request, &ek)?;
+    app.ctx.store.activate(&pending, &ek_status).await?;
     app.ctx
         .live
         .publish(crate::live::LiveEvent::membership("enrolled", &id));

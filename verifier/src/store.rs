@@ -106,6 +106,8 @@ pub struct AgentRecord {
     pub registered_at: String,
     /// When it was activated.
     pub activated_at: Option<String>,
+    /// The EK certificate check (`verified: …` or `unverified: <why>`).
+    pub ek_status: String,
 }
 
 /// A registration awaiting activation.
@@ -248,13 +250,13 @@ impl Store {
     }
 
     /// Applies the pending registration and marks the agent active.
-    pub async fn activate(&self, pending: &Pending) -> Result<(), StoreError> {
+    pub async fn activate(&self, pending: &Pending, ek_status: &str) -> Result<(), StoreError> {
         let req = &pending.request;
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE agents SET contact = ?2, tls_certificate = ?3, labels = ?4, ek_certificate = ?5,
                     status = 'active', pending = NULL, challenge_secret = NULL, challenge_expires = NULL,
-                    activated_at = ?6
+                    activated_at = ?6, ek_status = ?7
              WHERE id = ?1",
         )
         .bind(&req.agent_id)
@@ -263,6 +265,7 @@ impl Store {
         .bind(json(&req.labels))
         .bind(&req.ek_certificate)
         .bind(now())
+        .bind(ek_status)
         .execute(&mut *tx)
         .await?;
         if self.alerts {
@@ -500,6 +503,7 @@ fn agent_from_row(row: &SqliteRow) -> Result<AgentRecord, StoreError> {
             reason: e.to_string(),
         })?,
         labels: serde_json::from_str(&labels).map_err(corrupt("labels"))?,
+        ek_status: row.try_get("ek_status")?,
         status: serde_json::from_value(serde_json::Value::String(status))
             .map_err(corrupt("status"))?,
         state: serde_json::from_str(&state).map_err(corrupt("verified_state"))?,

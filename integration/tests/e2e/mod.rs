@@ -6,6 +6,7 @@ mod attestation;
 mod audit;
 mod diff;
 mod ear;
+mod ek;
 mod events;
 mod fleet;
 mod inspect;

@@ -508,6 +508,10 @@ fn print_show(body: &Value) -> anyhow::Result<()> {
         "  AK:             sha256:{}",
         body["ak_fingerprint"].as_str().unwrap_or("?")
     );
+    println!(
+        "  EK certificate: {}",
+        agent["ek_status"].as_str().unwrap_or("?")
+    );
     match body.get("latest").filter(|v| !v.is_null()) {
         Some(latest) => print_result(&serde_json::from_value(latest.clone())?),
         None => println!("  no attestation yet"),

@@ -75,7 +75,7 @@ fn claims_name_the_agent_policy_and_result_and_the_jwt_verifies_with_the_record_
         version: 3,
         hash: "ab".repeat(32),
     });
-    let c = claims(&r);
+    let c = claims(&r, false);
     assert_eq!(c["eat_profile"], PROFILE);
     assert_eq!(c["iat"], 1_796_464_800);
     let sub = &c["submods"]["web-1"];
@@ -87,6 +87,11 @@ fn claims_name_the_agent_policy_and_result_and_the_jwt_verifies_with_the_record_
         format!("palisade:policy/foundation@3#sha256:{}", "ab".repeat(32))
     );
     assert_eq!(sub["palisade.result"], 42);
+    let genuine = claims(&r, true);
+    assert_eq!(
+        genuine["submods"]["web-1"]["ear.trustworthiness-vector"]["hardware"],
+        2
+    );
 
     let key = RecordKey::generate();
     let token = jwt(&c, &key);

@@ -66,6 +66,7 @@ fn agent() -> AgentRecord {
         last_outcome: "pending".into(),
         registered_at: String::new(),
         activated_at: None,
+        ek_status: "unverified: test".into(),
     }
 }
 

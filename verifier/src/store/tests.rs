@@ -65,7 +65,7 @@ async fn registration_then_activation() {
     assert_eq!(a.status, AgentStatus::Registered);
     let p = s.pending("a1").await.unwrap().unwrap();
     assert_eq!(p.secret, b"secret");
-    s.activate(&p).await.unwrap();
+    s.activate(&p, "unverified: test").await.unwrap();
     let a = s.agent("a1").await.unwrap().unwrap();
     assert_eq!(a.status, AgentStatus::Active);
     assert_eq!(a.labels["role"], "web");
@@ -83,7 +83,7 @@ async fn re_registration_keeps_the_active_identity_until_activation() {
     )
     .await
     .unwrap();
-    s.activate(&s.pending("a1").await.unwrap().unwrap())
+    s.activate(&s.pending("a1").await.unwrap().unwrap(), "unverified: test")
         .await
         .unwrap();
     s.register(
@@ -98,7 +98,7 @@ async fn re_registration_keeps_the_active_identity_until_activation() {
         (a.status, a.contact.as_str()),
         (AgentStatus::Active, "https://old:1")
     );
-    s.activate(&s.pending("a1").await.unwrap().unwrap())
+    s.activate(&s.pending("a1").await.unwrap().unwrap(), "unverified: test")
         .await
         .unwrap();
     assert_eq!(

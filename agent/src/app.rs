@@ -22,6 +22,7 @@ use crate::events::EventLog;
 use crate::measure::{annotations, MeasureError, Measurer};
 use crate::network::{self, NetworkMeasureError};
 use crate::nftables::{self, NftMeasureError};
+use crate::push::Pusher;
 use crate::runtime::{self, Object, OwnPrograms, Routes, RuntimeMeasureError};
 use crate::store::LogStore;
 use crate::tpm::esapi::{EsapiConfig, EsapiTpm};
@@ -166,7 +167,7 @@ pub async fn run(
         measurer: measurer.clone(),
         agent_id: agent_id.clone(),
         ak_fingerprint,
-        events,
+        events: events.clone(),
     };
     tokio::spawn(palisade_transport::server::serve(
         listener,
@@ -191,12 +192,25 @@ pub async fn run(
             tls_certificate: tls.cert.clone(),
             pcr: config.pcr,
             labels: config.labels.clone(),
+            push: config.verifier.push,
         },
     };
+    let pusher = config.verifier.push.then(|| Pusher {
+        client: enrolment.client.clone(),
+        verifier_url: config.verifier.url.clone(),
+        agent_id: enrolment.request.agent_id.clone(),
+        measurer: measurer.clone(),
+        events: events.clone(),
+    });
     let enrol_tpm = tpm.clone();
     tokio::spawn(async move {
         if let Err(error) = enrolment.run(&enrol_tpm).await {
             tracing::error!(%error, "enrolment refused; the verifier will not attest this agent");
+            return;
+        }
+        if let Some(pusher) = pusher {
+            tracing::info!("push mode: sending evidence to the verifier");
+            pusher.run().await;
         }
     });
     shutdown.await;

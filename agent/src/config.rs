@@ -192,6 +192,10 @@ pub struct RawVerifier {
     /// The verifier's CA certificate: trusted for the verifier's server certificate and as the
     /// issuer of the client certificates allowed to call the pull API.
     pub ca_cert: PathBuf,
+    /// Push mode: the agent sends its evidence to the verifier (for hosts the verifier cannot
+    /// reach) instead of waiting to be pulled. The pull API keeps serving either way.
+    #[serde(default)]
+    pub push: bool,
 }
 
 fn default_state_dir() -> PathBuf {

@@ -98,7 +98,8 @@ impl Enrolment {
     }
 }
 
-async fn decode<T: serde::de::DeserializeOwned>(
+/// The JSON of a success, or the verifier's refusal with its message.
+pub(crate) async fn decode<T: serde::de::DeserializeOwned>(
     resp: reqwest::Response,
     step: &'static str,
 ) -> Result<T, EnrolError> {

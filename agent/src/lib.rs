@@ -11,6 +11,7 @@ pub mod inspect;
 pub mod measure;
 pub mod network;
 pub mod nftables;
+pub mod push;
 pub mod recovery;
 pub mod runtime;
 pub mod store;

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::digest::{base64_bytes, Sha256Digest};
+
+pub mod push;
 use crate::log::LogEntry;
 use crate::runtime::{parse_cursor, EventSlice};
 
@@ -202,6 +204,9 @@ pub struct RegisterRequest {
     /// Operator-assigned labels.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Push mode: the agent sends evidence itself (`push.rs`) and `contact` is not used.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub push: bool,
 }
 
 /// The verifier's answer to a registration: a MakeCredential challenge.

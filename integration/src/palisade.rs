@@ -165,8 +165,8 @@ impl Verifier {
 }
 
 /// Writes the agent configuration for `host` (agent id = the host's label).
-/// `extra` is top-level TOML; a line starting with `tpm.` goes into the `[tpm]` table instead
-/// (`tpm.ek_alg = "ecc"`).
+/// `extra` is top-level TOML; a line starting with `tpm.` or `verifier.` goes into that table
+/// instead (`tpm.ek_alg = "ecc"`, `verifier.push = true`).
 ///
 /// The runtime inventory is off unless `extra` configures it (`runtime.…`): BPF programs are
 /// global, so every agent on this one test machine would see the others' programs come and go
@@ -182,18 +182,24 @@ pub fn agent_config(host: &Host, verifier: &Verifier, extra: &str) -> Result<Pat
     .map(|&(_, line)| line)
     .collect();
     let extra = format!("{}\n{extra}", defaults.join("\n"));
-    let (tpm_lines, top_lines): (Vec<&str>, Vec<&str>) =
-        extra.lines().partition(|l| l.starts_with("tpm."));
-    let tpm_extra: Vec<&str> = tpm_lines
-        .iter()
-        .filter_map(|l| l.strip_prefix("tpm."))
+    let table = |prefix: &str| -> String {
+        let lines: Vec<&str> = extra
+            .lines()
+            .filter_map(|l| l.strip_prefix(prefix))
+            .collect();
+        lines.join("\n")
+    };
+    let (tpm_extra, verifier_extra) = (table("tpm."), table("verifier."));
+    let top: Vec<&str> = extra
+        .lines()
+        .filter(|l| !l.starts_with("tpm.") && !l.starts_with("verifier."))
         .collect();
-    let (tpm_extra, extra) = (tpm_extra.join("\n"), top_lines.join("\n"));
+    let extra = top.join("\n");
     let config = format!(
         "agent_id = {:?}\nstate_dir = {:?}\n{extra}\n\
          [tpm]\ntcti = {:?}\n{tpm_extra}\n\
          [api]\nlisten = \"{ip}:{AGENT_PORT}\"\ncontact = \"https://{ip}:{AGENT_PORT}\"\n\
-         [verifier]\nurl = {:?}\nca_cert = {:?}\n\
+         [verifier]\nurl = {:?}\nca_cert = {:?}\n{verifier_extra}\n\
          [labels]\nrole = \"web\"\n",
         host.label(),
         host.dir().join("agent-state").display().to_string(),

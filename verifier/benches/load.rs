@@ -137,6 +137,7 @@ async fn enrol(store: &Store, n: usize, port: u16, cert: &str) -> anyhow::Result
             tls_certificate: cert.to_owned(),
             pcr: agents::PCR,
             labels: [("role".to_owned(), "web".to_owned())].into(),
+            push: false,
         };
         store
             .register(&request, b"s", "2999-01-01T00:00:00Z")

@@ -33,6 +33,10 @@ pub enum Change {
         /// The outcome it recovered from.
         from: Outcome,
     },
+    /// A push-mode agent sent no evidence within its liveness window.
+    Missed,
+    /// A missed push-mode agent's evidence arrived again.
+    Heard,
 }
 
 impl Change {
@@ -61,6 +65,7 @@ impl Change {
                 from: Outcome::Fail,
             } => "PalisadeAttestationFailed",
             Self::Unreachable | Self::Recovered { .. } => "PalisadeAgentUnreachable",
+            Self::Missed | Self::Heard => "PalisadeAgentMissed",
         }
     }
 
@@ -71,7 +76,7 @@ impl Change {
             | Self::Recovered {
                 from: Outcome::Fail,
             } => "critical",
-            Self::Unreachable | Self::Recovered { .. } => "warning",
+            Self::Unreachable | Self::Recovered { .. } | Self::Missed | Self::Heard => "warning",
         }
     }
 }
@@ -99,7 +104,7 @@ pub struct Subject<'a> {
 /// (reasons with their structured details, the semantic diff and writers) is under `palisade`.
 pub fn payload(change: Change, subject: &Subject<'_>) -> Value {
     let status = match change {
-        Change::Recovered { .. } => "resolved",
+        Change::Recovered { .. } | Change::Heard => "resolved",
         _ => "firing",
     };
     let mut labels = BTreeMap::from([
@@ -113,7 +118,7 @@ pub fn payload(change: Change, subject: &Subject<'_>) -> Value {
     let summary = summary(change, subject);
     let description = description(subject);
     let (starts, ends) = match change {
-        Change::Recovered { .. } | Change::Enrolled => (subject.at, subject.at),
+        Change::Recovered { .. } | Change::Heard | Change::Enrolled => (subject.at, subject.at),
         _ => (subject.at, "0001-01-01T00:00:00Z"),
     };
     let alert = json!({
@@ -157,6 +162,8 @@ fn summary(change: Change, s: &Subject<'_>) -> String {
             format!("agent {} passes attestation again", s.agent)
         }
         Change::Recovered { .. } => format!("agent {} is attested again", s.agent),
+        Change::Missed => format!("agent {} sent no evidence in time (missed)", s.agent),
+        Change::Heard => format!("agent {} sends evidence again", s.agent),
     }
 }
 

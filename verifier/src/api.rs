@@ -13,8 +13,10 @@ use crate::app::AppState;
 
 mod credentials;
 mod openapi;
+use crate::attest::MAX_EVIDENCE_BYTES;
 use crate::error::ApiError;
 use crate::live::LiveEvent;
+use crate::push;
 use crate::registrar;
 use crate::roles::{Admin, Operator, Viewer};
 use crate::store::{AgentRecord, ResultRecord};
@@ -28,6 +30,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/agents", post(registrar::register).get(list))
         .route("/v1/agents/{id}", get(show).delete(remove))
         .route("/v1/agents/{id}/activate", post(registrar::activate))
+        .route("/v1/agents/{id}/attestations", post(push::challenge))
+        .route(
+            "/v1/agents/{id}/attestations/latest",
+            patch(push::evidence).layer(DefaultBodyLimit::max(MAX_EVIDENCE_BYTES)),
+        )
         .route("/v1/agents/{id}/labels", patch(labels))
         .route("/v1/agents/{id}/results", get(results))
         .route("/v1/agents/{id}/results/{result}", get(result))
@@ -61,6 +68,12 @@ pub struct AgentSummary {
     pub status: String,
     /// `pending`, `pass`, `fail` or `error`.
     pub last_outcome: String,
+    /// `registered`, `missed` (a push-mode agent's evidence is overdue), else `last_outcome`.
+    #[serde(default)]
+    pub state: String,
+    /// Push mode (the agent sends its evidence).
+    #[serde(default)]
+    pub push: bool,
     /// Pull API URL.
     pub contact: String,
     /// Labels.
@@ -81,6 +94,8 @@ fn summary(a: AgentRecord) -> AgentSummary {
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
     AgentSummary {
+        state: a.state().to_owned(),
+        push: a.push,
         id: a.id,
         status,
         last_outcome: a.last_outcome,

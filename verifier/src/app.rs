@@ -32,6 +32,8 @@ pub struct AppState {
     pub ca: Arc<palisade_transport::pki::PemPair>,
     /// Trusted EK CA certificates, when configured.
     pub ek: Option<Arc<crate::ek::EkTrust>>,
+    /// Outstanding push challenges.
+    pub push: Arc<crate::push::PushState>,
 }
 
 /// Why the verifier could not start.
@@ -190,6 +192,7 @@ pub async fn start(
         config: Arc::new(config.clone()),
         ca: Arc::new(material.ca.clone()),
         ek,
+        push: Arc::default(),
     };
     let tls = server_config(
         &material.server,

@@ -72,6 +72,34 @@ struct Attempt {
     check: Option<Check>,
     /// Bytes of every document the evidence carried, by digest.
     received: BTreeMap<String, Vec<u8>>,
+    /// Pushed evidence came from a TPM reset since the last verified quote.
+    tpm_reset: bool,
+}
+
+/// Where the evidence comes from.
+#[derive(Debug)]
+pub enum Source {
+    /// Fetched from the agent's pull API (asking once more from entry 0 after a TPM reset).
+    Pull,
+    /// Sent by a push-mode agent over an outstanding challenge (`push.rs`).
+    Pushed {
+        /// What the challenge asked for.
+        request: QuoteRequest,
+        /// What the agent sent.
+        evidence: Box<Evidence>,
+        /// The challenge asked for the whole log (the TPM was reset).
+        fresh_log: bool,
+    },
+}
+
+/// A stored result, and whether pushed evidence showed a TPM reset (the agent's next challenge
+/// must then ask for its whole log).
+#[derive(Debug)]
+pub struct Attested {
+    /// The stored result.
+    pub result: ResultRecord,
+    /// Pushed evidence showed a TPM reset.
+    pub tpm_reset: bool,
 }
 
 impl Attempt {
@@ -96,8 +124,18 @@ impl Attempt {
 /// evidence chain held).
 #[tracing::instrument(skip_all, fields(agent_id = %agent.id))]
 pub async fn attest(ctx: &Context, agent: &AgentRecord) -> Result<ResultRecord, StoreError> {
+    Ok(attest_with(ctx, agent, Source::Pull).await?.result)
+}
+
+/// Attests `agent` once from `source` and stores the result.
+pub async fn attest_with(
+    ctx: &Context,
+    agent: &AgentRecord,
+    source: Source,
+) -> Result<Attested, StoreError> {
     let started = Instant::now();
-    let mut attempt = judge(ctx, agent).await;
+    let mut attempt = judge(ctx, agent, source).await;
+    let tpm_reset = attempt.tpm_reset;
     let documents: BTreeMap<String, String> = attempt
         .documents
         .iter()
@@ -165,29 +203,59 @@ pub async fn attest(ctx: &Context, agent: &AgentRecord) -> Result<ResultRecord, 
             "could not attest"
         ),
     }
-    Ok(result)
+    Ok(Attested { result, tpm_reset })
 }
 
-async fn judge(ctx: &Context, agent: &AgentRecord) -> Attempt {
+/// The state a new log (after a TPM reset) is verified from: no log, the same clock.
+fn fresh(previous: &VerifiedState) -> VerifiedState {
+    VerifiedState {
+        log: None,
+        clock: previous.clock,
+        measured: Default::default(),
+        event_cursor: previous.event_cursor.clone(),
+    }
+}
+
+async fn judge(ctx: &Context, agent: &AgentRecord, source: Source) -> Attempt {
     let ak = match TpmPublic::parse(&agent.ak_public) {
         Ok(ak) => ak,
         Err(e) => return Attempt::error(format!("stored AK does not parse: {e}")),
     };
     let mut previous = agent.state.clone();
-    // A TPM reset since the last checkpoint makes the agent start a new log: ask once more from 0.
+    let mut pushed = match source {
+        Source::Pull => None,
+        Source::Pushed {
+            request,
+            evidence,
+            fresh_log,
+        } => {
+            if fresh_log {
+                previous = fresh(&previous);
+            }
+            Some((request, evidence))
+        }
+    };
+    let is_push = pushed.is_some();
+    // A TPM reset since the last checkpoint makes the agent start a new log: a pull asks once
+    // more from 0; a push says so and its next challenge asks from 0.
     for _ in 0..2 {
-        let mut nonce = vec![0u8; 20];
-        rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let request = QuoteRequest {
-            nonce,
-            pcrs: vec![agent.pcr],
-            log_offset: previous.log_offset(),
-            event_cursor: previous.event_cursor.clone(),
-        };
-        let evidence = match fetch(ctx, agent, &request).await {
-            Fetched::Evidence(evidence) => evidence,
-            Fetched::Malformed(reason) => return Attempt::fail(vec![reason]),
-            Fetched::Unreachable(message) => return Attempt::error(message),
+        let (request, evidence) = match pushed.take() {
+            Some(given) => given,
+            None => {
+                let mut nonce = vec![0u8; 20];
+                rand::rngs::OsRng.fill_bytes(&mut nonce);
+                let request = QuoteRequest {
+                    nonce,
+                    pcrs: vec![agent.pcr],
+                    log_offset: previous.log_offset(),
+                    event_cursor: previous.event_cursor.clone(),
+                };
+                match fetch(ctx, agent, &request).await {
+                    Fetched::Evidence(evidence) => (request, evidence),
+                    Fetched::Malformed(reason) => return Attempt::fail(vec![reason]),
+                    Fetched::Unreachable(message) => return Attempt::error(message),
+                }
+            }
         };
         let (check, received) = Check::of(
             Expected {
@@ -226,16 +294,20 @@ async fn judge(ctx: &Context, agent: &AgentRecord) -> Attempt {
                 }
                 return recorded(attempt);
             }
+            Checked::Rebooted { .. } if is_push => {
+                return Attempt {
+                    tpm_reset: true,
+                    ..Attempt::error(
+                        "the agent's TPM was reset since the last verified quote: its next \
+                         challenge asks for the whole new log",
+                    )
+                };
+            }
             Checked::Rebooted { .. } => {
                 tracing::info!(
                     "TPM was reset since the last attestation: verifying the new log from entry 0"
                 );
-                previous = VerifiedState {
-                    log: None,
-                    clock: previous.clock,
-                    measured: Default::default(),
-                    event_cursor: previous.event_cursor.clone(),
-                };
+                previous = fresh(&previous);
             }
         }
     }

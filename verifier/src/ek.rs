@@ -74,6 +74,11 @@ impl EkTrust {
         Ok(Self { anchors })
     }
 
+    /// Trusts exactly these DER certificates (tests and fuzzing; `load` reads a directory).
+    pub fn from_der(anchors: Vec<Vec<u8>>) -> Self {
+        Self { anchors }
+    }
+
     /// Checks `cert` (DER) for `ek` at unix time `now`: the issuer's subject on success.
     pub fn check(&self, cert: &[u8], ek: &TpmPublic, now: i64) -> Result<String, String> {
         let (_, parsed) = X509Certificate::from_der(cert)

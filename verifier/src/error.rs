@@ -35,6 +35,15 @@ pub enum ApiError {
     /// The request conflicts with what is enrolled.
     #[error("{0}")]
     Conflict(String),
+    /// A push-mode agent asked before its next attestation is due.
+    #[error("too early: the next attestation is due in {retry_after_s} s")]
+    TooEarly {
+        /// Seconds until it is due (the `Retry-After` header).
+        retry_after_s: u64,
+    },
+    /// A push challenge that was answered already, or that expired.
+    #[error("{0}")]
+    Gone(String),
     /// Something on the verifier's side failed.
     #[error("internal error: {0}")]
     Internal(String),
@@ -60,6 +69,8 @@ impl ApiError {
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::TooEarly { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_early"),
+            Self::Gone(_) => (StatusCode::GONE, "challenge_gone"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -71,14 +82,19 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(error = %self, "API request failed");
         }
-        (
-            status,
-            Json(ErrorBody {
-                kind: kind.to_owned(),
-                message: self.to_string(),
-            }),
-        )
-            .into_response()
+        let body = Json(ErrorBody {
+            kind: kind.to_owned(),
+            message: self.to_string(),
+        });
+        match self {
+            Self::TooEarly { retry_after_s } => (
+                status,
+                [(axum::http::header::RETRY_AFTER, retry_after_s.to_string())],
+                body,
+            )
+                .into_response(),
+            _ => (status, body).into_response(),
+        }
     }
 }
 

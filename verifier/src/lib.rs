@@ -18,6 +18,7 @@ pub mod input;
 pub mod live;
 pub mod metrics;
 pub mod pki;
+pub mod push;
 pub mod registrar;
 pub mod roles;
 pub mod scheduler;

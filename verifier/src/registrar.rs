@@ -91,7 +91,7 @@ fn validate(
             req.pcr
         )));
     }
-    if !req.contact.starts_with("https://") {
+    if !req.push && !req.contact.starts_with("https://") {
         return Err(bad("contact must be an https:// URL".into()));
     }
     palisade_transport::pki::certs_from_pem(

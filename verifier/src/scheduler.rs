@@ -1,8 +1,10 @@
-//! The pull scheduler: attests every active agent on its own cadence (interval with jitter,
+//! The scheduler: attests every active pull-mode agent on its own cadence (interval with jitter,
 //! exponential backoff while it is unreachable, first attestations spread over one interval),
-//! with bounded concurrency, and never two attestations of one agent at once (each reads and
-//! advances the agent's state). All it keeps in memory is when each agent is due: a restart
-//! re-reads the agents and resumes from their stored verification state.
+//! judges evidence push-mode agents send, and marks a push-mode agent `missed` when its evidence
+//! stops arriving — with bounded concurrency, and never two attestations of one agent at once
+//! (each reads and advances the agent's state). All it keeps in memory is when each agent is
+//! due: a restart re-reads the agents and resumes from their stored verification state (push
+//! agents get a full liveness window after a restart, so a restart raises no `missed`).
 
 pub mod cadence;
 
@@ -13,9 +15,13 @@ use std::time::Instant;
 use tokio::sync::Semaphore;
 
 pub use self::cadence::Cadence;
-use crate::attest::{self, Context};
+use palisade_evidence::wire::Evidence;
+
+use crate::attest::{self, Context, Source};
 use crate::error::ApiError;
-use crate::store::{Outcome, ResultRecord};
+use crate::live::LiveEvent;
+use crate::push::Outstanding;
+use crate::store::{AgentRecord, Outcome, ResultRecord};
 
 /// Runs attestations.
 #[derive(Debug)]
@@ -24,14 +30,18 @@ pub struct Scheduler {
     permits: Arc<Semaphore>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     slots: Mutex<HashMap<String, Slot>>,
+    /// The cadence's interval once `run` started (push liveness windows derive from it).
+    interval: Mutex<std::time::Duration>,
 }
 
-/// When one agent is due, and how many of its attestations in a row were errors.
+/// When one agent is due (pull: its next attestation; push: its liveness deadline), and how
+/// many of its attestations in a row were errors.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     due: Instant,
     errors: u32,
     running: bool,
+    push: bool,
 }
 
 impl Scheduler {
@@ -42,6 +52,7 @@ impl Scheduler {
             permits: Arc::new(Semaphore::new(concurrency)),
             locks: Mutex::new(HashMap::new()),
             slots: Mutex::new(HashMap::new()),
+            interval: Mutex::new(std::time::Duration::from_secs(2)),
         })
     }
 
@@ -72,11 +83,17 @@ impl Scheduler {
             .agent(id)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("no agent {id}")))?;
+        if agent.push {
+            return Err(ApiError::Conflict(format!(
+                "agent {id} is in push mode: it sends its evidence, the verifier cannot pull it"
+            )));
+        }
         Ok(attest::attest(&self.ctx, &agent).await?)
     }
 
     /// Attests each active agent whenever it is due, until the task is dropped.
     pub async fn run(self: Arc<Self>, cadence: Cadence) {
+        *self.interval.lock().unwrap_or_else(PoisonError::into_inner) = cadence.interval;
         let mut ticker = tokio::time::interval(cadence.tick());
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut refreshed: Option<Instant> = None;
@@ -86,8 +103,12 @@ impl Scheduler {
                 self.refresh(&cadence).await;
                 refreshed = Some(Instant::now());
             }
-            for id in self.take_due(Instant::now()) {
-                tokio::spawn(self.clone().attest_due(id, cadence));
+            for (id, push) in self.take_due(Instant::now()) {
+                if push {
+                    tokio::spawn(self.clone().missed(id, cadence));
+                } else {
+                    tokio::spawn(self.clone().attest_due(id, cadence));
+                }
             }
         }
     }
@@ -104,28 +125,102 @@ impl Scheduler {
         };
         let now = Instant::now();
         let mut slots = self.slots();
-        let active: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
-        slots.retain(|id, _| active.contains(id.as_str()));
-        for id in ids.iter() {
+        let active: std::collections::HashMap<&str, bool> =
+            ids.iter().map(|(id, push)| (id.as_str(), *push)).collect();
+        slots.retain(|id, slot| active.get(id.as_str()) == Some(&slot.push));
+        for (id, push) in ids.iter() {
             slots.entry(id.clone()).or_insert_with(|| Slot {
-                due: now + cadence.first(rand::random()),
+                due: now
+                    + if *push {
+                        cadence.missed_after()
+                    } else {
+                        cadence.first(rand::random())
+                    },
                 errors: 0,
                 running: false,
+                push: *push,
             });
         }
     }
 
-    /// Marks every due, idle agent running and returns their ids.
-    fn take_due(&self, now: Instant) -> Vec<String> {
+    /// Marks every due, idle agent running and returns their ids, each with its mode.
+    fn take_due(&self, now: Instant) -> Vec<(String, bool)> {
         let mut slots = self.slots();
         slots
             .iter_mut()
             .filter(|(_, s)| !s.running && s.due <= now)
             .map(|(id, s)| {
                 s.running = true;
-                id.clone()
+                (id.clone(), s.push)
             })
             .collect()
+    }
+
+    /// A push-mode agent's evidence arrived: its liveness deadline starts again.
+    pub fn heard(&self, id: &str) {
+        if let Some(slot) = self.slots().get_mut(id) {
+            slot.due = Instant::now() + self.missed_window();
+        }
+    }
+
+    fn missed_window(&self) -> std::time::Duration {
+        let interval = *self.interval.lock().unwrap_or_else(PoisonError::into_inner);
+        Cadence::new(interval, interval).missed_after()
+    }
+
+    /// A push-mode agent's liveness deadline passed: it is `missed` (stored, alerted and shown
+    /// once), and the next deadline is one window away.
+    async fn missed(self: Arc<Self>, id: String, cadence: Cadence) {
+        match self.ctx.store.mark_missed(&id).await {
+            Ok(true) => {
+                tracing::warn!(agent_id = %id, window = ?cadence.missed_after(), "push-mode agent missed its attestation");
+                self.ctx.live.publish(LiveEvent::membership("missed", &id));
+            }
+            Ok(false) => {}
+            Err(error) => tracing::error!(agent_id = %id, %error, "cannot mark the agent missed"),
+        }
+        if let Some(slot) = self.slots().get_mut(&id) {
+            slot.running = false;
+            slot.due = Instant::now() + cadence.missed_after();
+        }
+    }
+
+    /// Judges evidence a push-mode agent sent over `challenge` (after any attestation of it
+    /// still running). Whether it showed a TPM reset.
+    pub async fn attest_pushed(
+        &self,
+        agent: AgentRecord,
+        challenge: Outstanding,
+        evidence: Evidence,
+    ) -> bool {
+        let lock = self.lock_for(&agent.id);
+        let mut queued = self.ctx.metrics.queued();
+        let _guard = lock.lock().await;
+        let Ok(_permit) = self.permits.acquire().await else {
+            return false;
+        };
+        queued.started();
+        // Re-read under the lock: an earlier push may have advanced the state.
+        let agent = match self.ctx.store.agent(&agent.id).await {
+            Ok(Some(fresh)) => fresh,
+            Ok(None) => return false,
+            Err(error) => {
+                tracing::error!(agent_id = %agent.id, %error, "cannot read the agent");
+                return false;
+            }
+        };
+        let source = Source::Pushed {
+            request: challenge.request,
+            evidence: Box::new(evidence),
+            fresh_log: challenge.fresh_log,
+        };
+        match attest::attest_with(&self.ctx, &agent, source).await {
+            Ok(attested) => attested.tpm_reset,
+            Err(error) => {
+                tracing::error!(agent_id = %agent.id, %error, "cannot store the result");
+                false
+            }
+        }
     }
 
     /// One scheduled attestation, then the agent's next due time.

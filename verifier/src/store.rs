@@ -108,6 +108,21 @@ pub struct AgentRecord {
     pub activated_at: Option<String>,
     /// The EK certificate check (`verified: …` or `unverified: <why>`).
     pub ek_status: String,
+    /// Push mode: the agent sends its evidence; it is never pulled.
+    pub push: bool,
+    /// Since when a push-mode agent's evidence is overdue (its state is `missed`).
+    pub missed_at: Option<String>,
+}
+
+impl AgentRecord {
+    /// `registered`, `missed`, or the latest outcome (`pending` before the first).
+    pub fn state(&self) -> &str {
+        match (self.status, &self.missed_at) {
+            (AgentStatus::Registered, _) => "registered",
+            (_, Some(_)) => "missed",
+            _ => &self.last_outcome,
+        }
+    }
 }
 
 /// A registration awaiting activation.
@@ -256,7 +271,7 @@ impl Store {
         sqlx::query(
             "UPDATE agents SET contact = ?2, tls_certificate = ?3, labels = ?4, ek_certificate = ?5,
                     status = 'active', pending = NULL, challenge_secret = NULL, challenge_expires = NULL,
-                    activated_at = ?6, ek_status = ?7
+                    activated_at = ?6, ek_status = ?7, push = ?8, missed_at = NULL
              WHERE id = ?1",
         )
         .bind(&req.agent_id)
@@ -266,6 +281,7 @@ impl Store {
         .bind(&req.ek_certificate)
         .bind(now())
         .bind(ek_status)
+        .bind(req.push)
         .execute(&mut *tx)
         .await?;
         if self.alerts {
@@ -303,13 +319,13 @@ impl Store {
         rows.iter().map(agent_from_row).collect()
     }
 
-    /// Ids of the agents the scheduler attests (activated), by id.
-    pub async fn active_ids(&self) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query("SELECT id FROM agents WHERE status = 'active' ORDER BY id")
+    /// Ids of the activated agents, by id, each with whether it is in push mode.
+    pub async fn active_ids(&self) -> Result<Vec<(String, bool)>, StoreError> {
+        let rows = sqlx::query("SELECT id, push FROM agents WHERE status = 'active' ORDER BY id")
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
-            .map(|r| r.try_get("id").map_err(StoreError::from))
+            .map(|r| Ok((r.try_get("id")?, r.try_get("push")?)))
             .collect()
     }
 
@@ -317,7 +333,8 @@ impl Store {
     /// before the first).
     pub async fn agent_states(&self) -> Result<Vec<(String, i64)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT CASE WHEN status = 'registered' THEN 'registered' ELSE last_outcome END AS state,
+            "SELECT CASE WHEN status = 'registered' THEN 'registered'
+                         WHEN missed_at IS NOT NULL THEN 'missed' ELSE last_outcome END AS state,
                     COUNT(*) AS n
              FROM agents GROUP BY state ORDER BY state",
         )
@@ -387,7 +404,8 @@ impl Store {
         }
         let state = state.map(json);
         sqlx::query(
-            "UPDATE agents SET last_outcome = ?2, last_result_id = ?3, verified_state = COALESCE(?4, verified_state)
+            "UPDATE agents SET last_outcome = ?2, last_result_id = ?3, verified_state = COALESCE(?4, verified_state),
+                    missed_at = NULL
              WHERE id = ?1",
         )
         .bind(&result.agent_id)
@@ -504,6 +522,8 @@ fn agent_from_row(row: &SqliteRow) -> Result<AgentRecord, StoreError> {
         })?,
         labels: serde_json::from_str(&labels).map_err(corrupt("labels"))?,
         ek_status: row.try_get("ek_status")?,
+        push: row.try_get("push")?,
+        missed_at: row.try_get("missed_at")?,
         status: serde_json::from_value(serde_json::Value::String(status))
             .map_err(corrupt("status"))?,
         state: serde_json::from_str(&state).map_err(corrupt("verified_state"))?,
@@ -547,6 +567,7 @@ fn result_from_row(row: &SqliteRow) -> Result<ResultRecord, StoreError> {
 mod credentials;
 pub use credentials::Credential;
 mod labels;
+mod liveness;
 mod outbox;
 mod records;
 pub use outbox::{now_ms, PendingAlert};

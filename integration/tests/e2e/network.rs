@@ -47,7 +47,7 @@ fn is_logged(w: &World, digest: &str) -> bool {
 /// A stored document, fetched from the verifier's operator API by digest.
 fn stored_document(w: &World, digest: &str) -> Value {
     let ca = pki::read_certs(&w.verifier.ca_cert()).unwrap();
-    let identity = PemPair::read(&w.verifier.dir().join("tls"), "client")
+    let identity = PemPair::read(&w.verifier.dir().join("tls"), "operator")
         .unwrap()
         .unwrap();
     let client =

@@ -55,7 +55,7 @@ mod tests {
         let (source, name) = match handler.split_once("::") {
             Some(("credentials", name)) => (CREDENTIALS, name),
             Some(("registrar", _)) => return "anonymous".into(),
-            Some(("openapi", _)) => return "anonymous".into(),
+            Some(("openapi" | "push", _)) => return "anonymous".into(),
             _ => (API, handler),
         };
         let signature = source

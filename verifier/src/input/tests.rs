@@ -67,6 +67,8 @@ fn agent() -> AgentRecord {
         registered_at: String::new(),
         activated_at: None,
         ek_status: "unverified: test".into(),
+        push: false,
+        missed_at: None,
     }
 }
 

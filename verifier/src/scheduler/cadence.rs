@@ -49,6 +49,12 @@ impl Cadence {
         (self.interval / 20).clamp(Duration::from_millis(10), Duration::from_millis(500))
     }
 
+    /// How long a push-mode agent may stay silent before it is `missed`: three intervals, at
+    /// least 5 s.
+    pub fn missed_after(&self) -> Duration {
+        (self.interval * 3).max(Duration::from_secs(5))
+    }
+
     /// How often the scheduler re-reads the list of active agents (new enrolments, removals).
     pub fn refresh(&self) -> Duration {
         self.interval.min(Duration::from_secs(2))
@@ -104,5 +110,7 @@ mod tests {
         let slow = Cadence::new(Duration::from_secs(600), Duration::ZERO);
         assert_eq!(slow.tick(), Duration::from_millis(500));
         assert_eq!(slow.refresh(), Duration::from_secs(2));
+        assert_eq!(fast.missed_after(), Duration::from_secs(5));
+        assert_eq!(slow.missed_after(), Duration::from_secs(1800));
     }
 }

@@ -55,15 +55,16 @@ impl Store {
         id: i64,
         seal: &Seal<'_>,
     ) -> Result<(), StoreError> {
-        let previous: Option<String> =
-            sqlx::query_scalar("SELECT last_outcome FROM agents WHERE id = ?1")
+        let previous: Option<(String, Option<String>)> =
+            sqlx::query_as("SELECT last_outcome, missed_at FROM agents WHERE id = ?1")
                 .bind(&result.agent_id)
                 .fetch_optional(&mut **tx)
                 .await?;
-        let Some(change) = previous.and_then(|p| alerts::Change::between(&p, result.outcome))
-        else {
+        let Some((previous, missed_at)) = previous else {
             return Ok(());
         };
+        let heard = missed_at.is_some().then_some(alerts::Change::Heard);
+        let changed = alerts::Change::between(&previous, result.outcome);
         let subject = alerts::Subject {
             agent: &result.agent_id,
             labels: seal.labels,
@@ -73,8 +74,11 @@ impl Store {
             error: result.error.as_deref(),
             changes: result.changes.as_ref(),
         };
-        let payload = alerts::payload(change, &subject);
-        enqueue(tx, &result.agent_id, &result.at, &payload).await
+        for change in heard.into_iter().chain(changed) {
+            let payload = alerts::payload(change, &subject);
+            enqueue(tx, &result.agent_id, &result.at, &payload).await?;
+        }
+        Ok(())
     }
 
     /// Undelivered alerts due now, oldest first.

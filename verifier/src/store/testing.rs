@@ -15,6 +15,7 @@ pub(crate) fn request(id: &str, contact: &str) -> RegisterRequest {
         tls_certificate: "PEM".into(),
         pcr: 15,
         labels: [("role".to_owned(), "web".to_owned())].into(),
+        push: false,
     }
 }
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 /// The states in display order (`registered`: enrolment not finished; `pending`: not yet
 /// attested).
-const STATES: [&str; 5] = ["pass", "fail", "error", "pending", "registered"];
+const STATES: [&str; 6] = ["pass", "fail", "error", "missed", "pending", "registered"];
 
 /// Counts by state for the whole fleet and per `key=value` label, and the agents needing a look.
 #[derive(Debug, Default, PartialEq, Serialize)]
@@ -24,10 +24,10 @@ pub struct Status {
 }
 
 fn state(a: &AgentSummary) -> &str {
-    if a.status == "registered" {
-        "registered"
-    } else {
-        &a.last_outcome
+    match (a.status.as_str(), a.state.as_str()) {
+        ("registered", _) => "registered",
+        (_, "") => &a.last_outcome,
+        (_, state) => state,
     }
 }
 
@@ -92,6 +92,8 @@ mod tests {
             status: status.into(),
             last_outcome: outcome.into(),
             contact: String::new(),
+            state: String::new(),
+            push: false,
             labels: [("role".to_owned(), role.to_owned())].into(),
         }
     }

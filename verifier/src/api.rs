@@ -13,6 +13,7 @@ use crate::app::AppState;
 
 mod credentials;
 mod openapi;
+mod policies;
 use crate::attest::MAX_EVIDENCE_BYTES;
 use crate::error::ApiError;
 use crate::live::LiveEvent;
@@ -49,6 +50,8 @@ pub fn router(state: AppState) -> Router {
             get(credentials::list).post(credentials::issue),
         )
         .route("/v1/credentials/{name}", delete(credentials::revoke))
+        .route("/v1/policies", get(policies::list))
+        .route("/v1/policies/{hash}", get(policies::show))
         .route("/metrics", get(metrics))
         .route("/v1/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })

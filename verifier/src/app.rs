@@ -123,6 +123,23 @@ fn webhook(alerts: &AlertConfig, material: &pki::Material) -> Result<Webhook, St
     })
 }
 
+/// `policy` with the version the store gives it: a changed policy of the same name gets the
+/// next version, one that ran before keeps its own (`store/policies.rs`).
+async fn versioned(store: &Store, policy: Policy) -> Result<Policy, StartError> {
+    let r = policy.reference();
+    let version = store.policy_version(&r.name, &r.hash, r.version).await?;
+    if version == r.version {
+        return Ok(policy);
+    }
+    let name = r.name.clone();
+    Ok(Policy::load(
+        &name,
+        version,
+        policy.modules().to_vec(),
+        Limits::default(),
+    )?)
+}
+
 /// Where the record-signing key lives.
 pub fn records_key_path(state_dir: &std::path::Path) -> std::path::PathBuf {
     state_dir.join("records.key")
@@ -150,8 +167,9 @@ pub async fn start(
         tracing::info!(url = %webhook.url, "alerts are delivered to this webhook");
         tokio::spawn(crate::alerts::outbox::run(store.clone(), webhook));
     }
-    let policy = Arc::new(load_policy(&config)?);
-    tracing::info!(policy = %policy.reference().name, hash = %policy.reference().hash, "policy loaded");
+    let policy = Arc::new(versioned(&store, load_policy(&config)?).await?);
+    tracing::info!(policy = %policy.reference().name, version = policy.reference().version,
+        hash = %policy.reference().hash, "policy loaded");
     store
         .save_policy(policy.reference(), policy.modules())
         .await?;

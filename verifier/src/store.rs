@@ -569,6 +569,8 @@ pub use credentials::Credential;
 mod labels;
 mod liveness;
 mod outbox;
+mod policies;
+pub use policies::PolicyVersion;
 mod records;
 pub use outbox::{now_ms, PendingAlert};
 pub use records::Seal;

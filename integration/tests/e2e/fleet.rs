@@ -123,3 +123,30 @@ fn labels_change_through_the_cli_and_status_counts_by_state_and_label() {
         "{table}"
     );
 }
+
+#[test]
+fn policies_list_names_the_policy_results_name_and_show_prints_its_modules() {
+    let w = World::start("policies");
+    let result = w.attest();
+    let list = w.verifier.cli(&["policies", "list"]).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    let current = &list[0];
+    assert_eq!(current["current"], true);
+    assert_eq!(current["hash"], result["policy"]["hash"]);
+    assert_eq!(current["version"], result["policy"]["version"]);
+    let name = current["name"].as_str().unwrap();
+    let versions = w.verifier.cli(&["policies", "versions", name]).unwrap();
+    assert_eq!(versions.as_array().unwrap().len(), 1);
+    let hash = current["hash"].as_str().unwrap();
+    let source = w
+        .verifier
+        .cli_raw(&["policies", "show", &hash[..12]])
+        .unwrap();
+    assert!(source.contains("package "), "{source}");
+    let err = w
+        .verifier
+        .cli_raw(&["policies", "show", "ffff0000"])
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("no policy matches"), "{err:#}");
+}

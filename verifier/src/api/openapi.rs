@@ -23,6 +23,7 @@ mod tests {
 
     const API: &str = include_str!("../api.rs");
     const CREDENTIALS: &str = include_str!("credentials.rs");
+    const POLICIES: &str = include_str!("policies.rs");
     const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
     /// `(path, method) → handler` from the `.route(...)` calls in `api.rs`.
@@ -54,6 +55,7 @@ mod tests {
     fn role_of(handler: &str) -> String {
         let (source, name) = match handler.split_once("::") {
             Some(("credentials", name)) => (CREDENTIALS, name),
+            Some(("policies", name)) => (POLICIES, name),
             Some(("registrar", _)) => return "anonymous".into(),
             Some(("openapi" | "push", _)) => return "anonymous".into(),
             _ => (API, handler),

@@ -24,6 +24,8 @@ mod audit;
 mod credentials;
 #[path = "palisade/fleet.rs"]
 mod fleet;
+#[path = "palisade/policies.rs"]
+mod policies;
 #[path = "palisade/watch.rs"]
 mod watch;
 
@@ -74,6 +76,9 @@ enum Command {
     Audit(audit::Audit),
     /// Fleet summary: agents by state, per label, and those not passing.
     Status,
+    /// Node policies the verifier has run, by name and version.
+    #[command(subcommand)]
+    Policies(policies::Policies),
     /// API credentials (client certificates with a role); admin only.
     #[command(subcommand)]
     Credentials(credentials::Credentials),
@@ -248,6 +253,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Diff(args) => return run_diff(&cli, args).await,
         Command::Audit(command) => return audit::run(command, || Api::new(&cli), cli.json).await,
+        Command::Policies(command) => {
+            policies::run(&Api::new(&cli)?, command, cli.json).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Credentials(command) => {
             credentials::run(&Api::new(&cli)?, command, cli.json).await?;
             return Ok(ExitCode::SUCCESS);
@@ -296,6 +305,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Audit(_)
         | Command::Status
         | Command::Credentials(_)
+        | Command::Policies(_)
         | Command::Watch { .. } => bail!("unreachable: handled above"),
         Command::Agents(Agents::List) => ("GET", "/v1/agents".to_owned()),
         Command::Agents(Agents::Show { id }) => ("GET", format!("/v1/agents/{id}")),
@@ -330,6 +340,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Audit(_)
         | Command::Status
         | Command::Credentials(_)
+        | Command::Policies(_)
         | Command::Watch { .. }
         | Command::Agents(Agents::Ear { .. }) => {}
         Command::Agents(Agents::Label { id, .. }) => {

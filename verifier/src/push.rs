@@ -23,6 +23,7 @@ use rand::RngCore as _;
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::scheduler::Cadence;
 use crate::store::{AgentRecord, AgentStatus};
 
 /// How long a challenge stays valid.
@@ -192,7 +193,8 @@ pub async fn evidence(
     let challenge = app
         .push
         .answer(&agent.id, &attest.extra_data, Instant::now())?;
-    app.scheduler.heard(&agent.id);
+    let cadence = Cadence::new(app.config.interval, app.config.max_backoff);
+    app.scheduler.heard(&agent.id, cadence.missed_after());
     let scheduler = app.scheduler.clone();
     let push = app.push.clone();
     tokio::spawn(async move {

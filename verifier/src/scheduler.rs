@@ -30,8 +30,6 @@ pub struct Scheduler {
     permits: Arc<Semaphore>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     slots: Mutex<HashMap<String, Slot>>,
-    /// The cadence's interval once `run` started (push liveness windows derive from it).
-    interval: Mutex<std::time::Duration>,
 }
 
 /// When one agent is due (pull: its next attestation; push: its liveness deadline), and how
@@ -52,7 +50,6 @@ impl Scheduler {
             permits: Arc::new(Semaphore::new(concurrency)),
             locks: Mutex::new(HashMap::new()),
             slots: Mutex::new(HashMap::new()),
-            interval: Mutex::new(std::time::Duration::from_secs(2)),
         })
     }
 
@@ -93,7 +90,6 @@ impl Scheduler {
 
     /// Attests each active agent whenever it is due, until the task is dropped.
     pub async fn run(self: Arc<Self>, cadence: Cadence) {
-        *self.interval.lock().unwrap_or_else(PoisonError::into_inner) = cadence.interval;
         let mut ticker = tokio::time::interval(cadence.tick());
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut refreshed: Option<Instant> = None;
@@ -156,16 +152,11 @@ impl Scheduler {
             .collect()
     }
 
-    /// A push-mode agent's evidence arrived: its liveness deadline starts again.
-    pub fn heard(&self, id: &str) {
+    /// A push-mode agent's evidence arrived: its liveness deadline is `window` from now.
+    pub fn heard(&self, id: &str, window: std::time::Duration) {
         if let Some(slot) = self.slots().get_mut(id) {
-            slot.due = Instant::now() + self.missed_window();
+            slot.due = Instant::now() + window;
         }
-    }
-
-    fn missed_window(&self) -> std::time::Duration {
-        let interval = *self.interval.lock().unwrap_or_else(PoisonError::into_inner);
-        Cadence::new(interval, interval).missed_after()
     }
 
     /// A push-mode agent's liveness deadline passed: it is `missed` (stored, alerted and shown

@@ -115,19 +115,8 @@ async fn state_changes_queue_alerts_in_the_results_transaction() {
             .unwrap();
     }
     let due = store.due_alerts(10).await.unwrap();
-    let names: Vec<String> = due
-        .iter()
-        .map(|a| {
-            let p: Value = serde_json::from_str(&a.payload).unwrap();
-            format!(
-                "{} {}",
-                p["alerts"][0]["labels"]["alertname"].as_str().unwrap(),
-                p["status"].as_str().unwrap()
-            )
-        })
-        .collect();
     assert_eq!(
-        names,
+        testing::alert_names(&due),
         [
             "PalisadeAgentEnrolled firing",
             "PalisadeAttestationFailed firing",

@@ -49,8 +49,6 @@ impl Store {
 mod tests {
     use std::collections::BTreeMap;
 
-    use serde_json::Value;
-
     use super::super::{testing, Outcome, Seal, Store};
 
     async fn enrolled(store: &Store, id: &str, push: bool) {
@@ -84,23 +82,9 @@ mod tests {
         let agent = store.agent("p1").await.unwrap().unwrap();
         assert_eq!(agent.state(), "pass");
         assert_eq!(agent.missed_at, None);
-        let names: Vec<String> = store
-            .due_alerts(10)
-            .await
-            .unwrap()
-            .iter()
-            .filter(|a| a.agent_id == "p1")
-            .map(|a| {
-                let p: Value = serde_json::from_str(&a.payload).unwrap();
-                format!(
-                    "{} {}",
-                    p["alerts"][0]["labels"]["alertname"].as_str().unwrap(),
-                    p["status"].as_str().unwrap()
-                )
-            })
-            .collect();
+        let due = store.due_alerts(10).await.unwrap();
         assert_eq!(
-            names,
+            testing::alert_names(due.iter().filter(|a| a.agent_id == "p1")),
             [
                 "PalisadeAgentEnrolled firing",
                 "PalisadeAgentMissed firing",

@@ -50,3 +50,20 @@ pub(crate) fn result(agent: &str, outcome: Outcome) -> ResultRecord {
         events: None,
     }
 }
+
+/// `"<alertname> <status>"` of each queued alert, in order.
+pub(crate) fn alert_names<'a>(
+    alerts: impl IntoIterator<Item = &'a super::PendingAlert>,
+) -> Vec<String> {
+    alerts
+        .into_iter()
+        .map(|a| {
+            let p: serde_json::Value = serde_json::from_str(&a.payload).unwrap();
+            format!(
+                "{} {}",
+                p["alerts"][0]["labels"]["alertname"].as_str().unwrap(),
+                p["status"].as_str().unwrap()
+            )
+        })
+        .collect()
+}

@@ -10,6 +10,7 @@ APT_PACKAGES=(
     swtpm swtpm-tools tpm2-tools          # a TPM per host, and the tools an attacker/operator uses
     libtss2-dev pkg-config clang          # tss-esapi builds against tpm2-tss 3.2.1
     bpftool python3                       # tests: BTF cross-check; processes that open sockets
+    postgresql                            # tests: the verifier's store on a real PostgreSQL server
 )
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }

@@ -160,10 +160,10 @@ impl RawConfig {
         let database = self.database.unwrap_or_else(|| {
             format!("sqlite://{}", self.state_dir.join("palisade.db").display())
         });
-        if !database.starts_with("sqlite:") {
+        if let Err(e) = crate::store::Backend::of(&database) {
             return Err(ConfigError::Invalid {
                 field: "database",
-                reason: "only sqlite: URLs are supported".into(),
+                reason: e.to_string(),
             });
         }
         let alerts = match self.alert_webhook {
@@ -239,6 +239,9 @@ mod tests {
     fn invalid_values_are_refused() {
         assert!(Config::load(None, env(&[("PALISADE_VERIFIER_INTERVAL_MS", "5")])).is_err());
         assert!(Config::load(None, env(&[("PALISADE_VERIFIER_DATABASE", "mysql://x")])).is_err());
+        let pg = "postgres://palisade@db.example:5432/palisade?sslmode=require";
+        let c = Config::load(None, env(&[("PALISADE_VERIFIER_DATABASE", pg)])).unwrap();
+        assert_eq!(c.database, pg);
         assert!(Config::load(None, env(&[("PALISADE_VERIFIER_BOGUS", "1")])).is_err());
     }
 }

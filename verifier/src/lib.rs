@@ -23,4 +23,6 @@ pub mod registrar;
 pub mod roles;
 pub mod scheduler;
 pub mod store;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
 pub mod verdicts;

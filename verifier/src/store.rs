@@ -1,8 +1,9 @@
-//! Durable state in SQLite (WAL): enrolled agents, their verification state, and every result.
-//! Queries are plain `sqlx::query` with bound parameters; the schema is in `migrations/`.
+//! Durable state in SQLite (WAL, embedded) or PostgreSQL: enrolled agents, their verification
+//! state, and every result. Queries are plain `sqlx::query` with `$N` parameters through sqlx's
+//! `Any` driver, written in the SQL both databases share; each has its schema in
+//! `migrations/<backend>/`, with the same migration numbers.
 
 use std::collections::BTreeMap;
-use std::str::FromStr as _;
 use std::time::Duration;
 
 use palisade_cluster_policy::PolicyRef;
@@ -12,17 +13,18 @@ use palisade_evidence::verify::VerifiedState;
 use palisade_evidence::wire::RegisterRequest;
 use palisade_evidence::Reason;
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{Row as _, SqlitePool};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row as _};
 
 /// A database failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// SQLite or the driver failed.
+    /// The database or the driver failed.
     #[error("database: {0}")]
     Sql(#[from] sqlx::Error),
+    /// The database URL names no supported backend.
+    #[error("database URL scheme {0:?} is not supported (use sqlite: or postgres://)")]
+    Url(String),
     /// A migration failed.
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -169,7 +171,7 @@ pub struct ResultRecord {
 /// The database.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
     /// Whether state changes queue alerts in the outbox (a webhook is configured).
     alerts: bool,
 }
@@ -192,20 +194,76 @@ pub fn now() -> String {
         .unwrap_or_default()
 }
 
+/// The databases the store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite in WAL mode (`sqlite:` URLs), the default.
+    Sqlite,
+    /// A PostgreSQL server (`postgres://` or `postgresql://` URLs).
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names.
+    pub fn of(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            Err(StoreError::Url(
+                url.split(':').next().unwrap_or_default().to_owned(),
+            ))
+        }
+    }
+}
+
+/// Set on every SQLite connection: write-ahead log, durable commits, enforced foreign keys,
+/// and waiting (not failing with "database is locked") while another connection writes.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+
+/// `url` with `mode=rwc` (create the file if missing) unless it sets a mode or is in memory.
+fn sqlite_create_if_missing(url: &str) -> String {
+    if url.contains("mode=") || url.contains(":memory:") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
 impl Store {
-    /// Opens (creating) the database and runs migrations.
+    /// Opens the database named by `url` (`sqlite:` is created if missing; `postgres://` must
+    /// exist) and runs its migrations.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        sqlx::any::install_default_drivers();
+        let pool = match Backend::of(url)? {
+            Backend::Sqlite => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(4)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::Executor::execute(conn, SQLITE_PRAGMAS).await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&sqlite_create_if_missing(url))
+                    .await?;
+                sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+                pool
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await?;
+                sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+                pool
+            }
+        };
         Ok(Self {
             pool,
             alerts: false,
@@ -229,8 +287,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO agents (id, ek_public, ek_certificate, ak_public, contact, tls_certificate, pcr, labels,
                                  status, pending, challenge_secret, challenge_expires, registered_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'registered', ?9, ?10, ?11, ?12)
-             ON CONFLICT (id) DO UPDATE SET pending = ?9, challenge_secret = ?10, challenge_expires = ?11",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'registered', $9, $10, $11, $12)
+             ON CONFLICT (id) DO UPDATE SET pending = $9, challenge_secret = $10, challenge_expires = $11",
         )
         .bind(&req.agent_id)
         .bind(&req.ek_public)
@@ -251,7 +309,7 @@ impl Store {
 
     /// The pending registration of an agent.
     pub async fn pending(&self, id: &str) -> Result<Option<Pending>, StoreError> {
-        let row = sqlx::query("SELECT pending, challenge_secret, challenge_expires FROM agents WHERE id = ?1 AND pending IS NOT NULL")
+        let row = sqlx::query("SELECT pending, challenge_secret, challenge_expires FROM agents WHERE id = $1 AND pending IS NOT NULL")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -269,10 +327,10 @@ impl Store {
         let req = &pending.request;
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "UPDATE agents SET contact = ?2, tls_certificate = ?3, labels = ?4, ek_certificate = ?5,
+            "UPDATE agents SET contact = $2, tls_certificate = $3, labels = $4, ek_certificate = $5,
                     status = 'active', pending = NULL, challenge_secret = NULL, challenge_expires = NULL,
-                    activated_at = ?6, ek_status = ?7, push = ?8, missed_at = NULL
-             WHERE id = ?1",
+                    activated_at = $6, ek_status = $7, push = $8, missed_at = NULL
+             WHERE id = $1",
         )
         .bind(&req.agent_id)
         .bind(&req.contact)
@@ -281,7 +339,7 @@ impl Store {
         .bind(&req.ek_certificate)
         .bind(now())
         .bind(ek_status)
-        .bind(req.push)
+        .bind(i64::from(req.push))
         .execute(&mut *tx)
         .await?;
         if self.alerts {
@@ -304,7 +362,7 @@ impl Store {
 
     /// One agent.
     pub async fn agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM agents WHERE id = ?1")
+        let row = sqlx::query("SELECT * FROM agents WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -325,7 +383,7 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("id")?, r.try_get("push")?)))
+            .map(|r| Ok((r.try_get("id")?, r.try_get::<i64, _>("push")? != 0)))
             .collect()
     }
 
@@ -347,7 +405,7 @@ impl Store {
 
     /// Removes an agent and its results.
     pub async fn remove(&self, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM agents WHERE id = ?1")
+        let done = sqlx::query("DELETE FROM agents WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -367,7 +425,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query(
             "INSERT INTO results (agent_id, at, outcome, reasons, error, policy, duration_us, changes, events)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(&result.agent_id)
         .bind(&result.at)
@@ -382,7 +440,7 @@ impl Store {
         .await?
         .try_get("id")?;
         for (digest, content) in contents {
-            sqlx::query("INSERT INTO documents (digest, content) VALUES (?1, ?2) ON CONFLICT (digest) DO NOTHING")
+            sqlx::query("INSERT INTO documents (digest, content) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING")
                 .bind(digest)
                 .bind(content)
                 .execute(&mut *tx)
@@ -390,7 +448,7 @@ impl Store {
         }
         for (key, digest) in &result.documents {
             sqlx::query(
-                "INSERT INTO result_documents (result_id, key, digest) VALUES (?1, ?2, ?3)",
+                "INSERT INTO result_documents (result_id, key, digest) VALUES ($1, $2, $3)",
             )
             .bind(id)
             .bind(key)
@@ -404,9 +462,9 @@ impl Store {
         }
         let state = state.map(json);
         sqlx::query(
-            "UPDATE agents SET last_outcome = ?2, last_result_id = ?3, verified_state = COALESCE(?4, verified_state),
+            "UPDATE agents SET last_outcome = $2, last_result_id = $3, verified_state = COALESCE($4, verified_state),
                     missed_at = NULL
-             WHERE id = ?1",
+             WHERE id = $1",
         )
         .bind(&result.agent_id)
         .bind(result.outcome.as_str())
@@ -425,7 +483,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<ResultRecord>, StoreError> {
         let rows =
-            sqlx::query("SELECT * FROM results WHERE agent_id = ?1 ORDER BY id DESC LIMIT ?2")
+            sqlx::query("SELECT * FROM results WHERE agent_id = $1 ORDER BY id DESC LIMIT $2")
                 .bind(agent_id)
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
@@ -444,7 +502,7 @@ impl Store {
         agent_id: &str,
         id: i64,
     ) -> Result<Option<ResultRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM results WHERE agent_id = ?1 AND id = ?2")
+        let row = sqlx::query("SELECT * FROM results WHERE agent_id = $1 AND id = $2")
             .bind(agent_id)
             .bind(id)
             .fetch_optional(&self.pool)
@@ -461,7 +519,7 @@ impl Store {
         &self,
         result_id: i64,
     ) -> Result<BTreeMap<String, String>, StoreError> {
-        let rows = sqlx::query("SELECT key, digest FROM result_documents WHERE result_id = ?1")
+        let rows = sqlx::query("SELECT key, digest FROM result_documents WHERE result_id = $1")
             .bind(result_id)
             .fetch_all(&self.pool)
             .await?;
@@ -472,7 +530,7 @@ impl Store {
 
     /// A stored document's bytes.
     pub async fn document(&self, digest: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let row = sqlx::query("SELECT content FROM documents WHERE digest = ?1")
+        let row = sqlx::query("SELECT content FROM documents WHERE digest = $1")
             .bind(digest)
             .fetch_optional(&self.pool)
             .await?;
@@ -489,7 +547,7 @@ impl Store {
         let row = sqlx::query(
             // A correlated EXISTS walks the agent's results newest first and stops at the first
             // verified one; `id IN (SELECT ...)` built a set of every result ever stored.
-            "SELECT * FROM results r WHERE r.agent_id = ?1
+            "SELECT * FROM results r WHERE r.agent_id = $1
                AND EXISTS (SELECT 1 FROM result_documents d WHERE d.result_id = r.id)
              ORDER BY r.id DESC LIMIT 1",
         )
@@ -504,7 +562,7 @@ impl Store {
     }
 }
 
-fn agent_from_row(row: &SqliteRow) -> Result<AgentRecord, StoreError> {
+fn agent_from_row(row: &AnyRow) -> Result<AgentRecord, StoreError> {
     let labels: String = row.try_get("labels")?;
     let state: String = row.try_get("verified_state")?;
     let status: String = row.try_get("status")?;
@@ -522,7 +580,7 @@ fn agent_from_row(row: &SqliteRow) -> Result<AgentRecord, StoreError> {
         })?,
         labels: serde_json::from_str(&labels).map_err(corrupt("labels"))?,
         ek_status: row.try_get("ek_status")?,
-        push: row.try_get("push")?,
+        push: row.try_get::<i64, _>("push")? != 0,
         missed_at: row.try_get("missed_at")?,
         status: serde_json::from_value(serde_json::Value::String(status))
             .map_err(corrupt("status"))?,
@@ -533,7 +591,7 @@ fn agent_from_row(row: &SqliteRow) -> Result<AgentRecord, StoreError> {
     })
 }
 
-fn result_from_row(row: &SqliteRow) -> Result<ResultRecord, StoreError> {
+fn result_from_row(row: &AnyRow) -> Result<ResultRecord, StoreError> {
     let outcome: String = row.try_get("outcome")?;
     let reasons: String = row.try_get("reasons")?;
     let policy: Option<String> = row.try_get("policy")?;

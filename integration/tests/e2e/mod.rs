@@ -11,6 +11,7 @@ mod events;
 mod fleet;
 mod inspect;
 mod network;
+mod postgres;
 mod push;
 mod roles;
 mod runtime;

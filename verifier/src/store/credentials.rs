@@ -29,7 +29,7 @@ impl Store {
         fingerprint: &str,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "INSERT INTO credentials (fingerprint, name, role, issued_at) VALUES (?1, ?2, ?3, ?4)
+            "INSERT INTO credentials (fingerprint, name, role, issued_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT DO NOTHING",
         )
         .bind(fingerprint)
@@ -44,7 +44,7 @@ impl Store {
     /// The live (not revoked) credential with this certificate fingerprint.
     pub async fn credential(&self, fingerprint: &str) -> Result<Option<Caller>, StoreError> {
         let row = sqlx::query(
-            "SELECT name, role FROM credentials WHERE fingerprint = ?1 AND revoked_at IS NULL",
+            "SELECT name, role FROM credentials WHERE fingerprint = $1 AND revoked_at IS NULL",
         )
         .bind(fingerprint)
         .fetch_optional(&self.pool)
@@ -82,7 +82,7 @@ impl Store {
     /// Revokes the credential `name`; `false` if there is no live one by that name.
     pub async fn revoke_credential(&self, name: &str) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE credentials SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
+            "UPDATE credentials SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL",
         )
         .bind(name)
         .bind(now())
@@ -97,10 +97,10 @@ mod tests {
     use super::super::testing;
     use super::*;
 
-    #[tokio::test]
-    async fn credentials_carry_roles_until_revoked_and_names_are_unique() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = testing::open(&dir).await;
+    testing::on_each_backend!(credentials_carry_roles_until_revoked_and_names_are_unique);
+
+    async fn credentials_carry_roles_until_revoked_and_names_are_unique(db: &testing::Db) {
+        let store = db.open().await;
         assert!(store
             .add_credential("alice", Role::Viewer, "f1")
             .await

@@ -18,7 +18,7 @@ impl Store {
         check: impl FnOnce(&BTreeMap<String, String>) -> Result<(), E>,
     ) -> Result<Option<Result<BTreeMap<String, String>, E>>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let Some(row) = sqlx::query("SELECT labels FROM agents WHERE id = ?1")
+        let Some(row) = sqlx::query("SELECT labels FROM agents WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?
@@ -35,7 +35,7 @@ impl Store {
         if let Err(e) = check(&labels) {
             return Ok(Some(Err(e)));
         }
-        sqlx::query("UPDATE agents SET labels = ?2 WHERE id = ?1")
+        sqlx::query("UPDATE agents SET labels = $2 WHERE id = $1")
             .bind(id)
             .bind(json(&labels))
             .execute(&mut *tx)
@@ -49,10 +49,10 @@ impl Store {
 mod tests {
     use super::super::testing;
 
-    #[tokio::test]
-    async fn labels_are_merged_removed_and_a_refused_change_writes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = testing::open(&dir).await;
+    testing::on_each_backend!(labels_are_merged_removed_and_a_refused_change_writes_nothing);
+
+    async fn labels_are_merged_removed_and_a_refused_change_writes_nothing(db: &testing::Db) {
+        let store = db.open().await;
         testing::register(&store, &testing::request("a1", "https://x")).await;
         let set = [("zone".to_owned(), "dmz".to_owned())].into();
         let ok = |_: &_| Ok::<(), String>(());

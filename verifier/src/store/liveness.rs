@@ -11,8 +11,8 @@ impl Store {
         let at = now();
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
-            "UPDATE agents SET missed_at = ?2
-             WHERE id = ?1 AND push = 1 AND status = 'active' AND missed_at IS NULL",
+            "UPDATE agents SET missed_at = $2
+             WHERE id = $1 AND push = 1 AND status = 'active' AND missed_at IS NULL",
         )
         .bind(id)
         .bind(&at)
@@ -21,7 +21,7 @@ impl Store {
         let changed = done.rows_affected() == 1;
         if changed && self.alerts {
             let labels: Option<String> =
-                sqlx::query_scalar("SELECT labels FROM agents WHERE id = ?1")
+                sqlx::query_scalar("SELECT labels FROM agents WHERE id = $1")
                     .bind(id)
                     .fetch_optional(&mut *tx)
                     .await?;
@@ -59,10 +59,14 @@ mod tests {
         store.activate(&pending, "unverified: test").await.unwrap();
     }
 
-    #[tokio::test]
-    async fn a_silent_push_agent_is_missed_once_and_its_next_result_clears_it_with_alerts() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = testing::open(&dir).await.with_alerts(true);
+    testing::on_each_backend!(
+        a_silent_push_agent_is_missed_once_and_its_next_result_clears_it_with_alerts
+    );
+
+    async fn a_silent_push_agent_is_missed_once_and_its_next_result_clears_it_with_alerts(
+        db: &testing::Db,
+    ) {
+        let store = db.open().await.with_alerts(true);
         enrolled(&store, "p1", true).await;
         enrolled(&store, "q1", false).await;
         assert!(store.mark_missed("p1").await.unwrap());

@@ -1,7 +1,7 @@
 //! The alert outbox in the store: alerts are inserted inside the transaction of the result or
 //! activation that caused them, then claimed, marked delivered or rescheduled by the deliverer.
 
-use sqlx::{Row as _, Sqlite, Transaction};
+use sqlx::{Any, Row as _, Transaction};
 
 use super::{ResultRecord, Seal, Store, StoreError};
 use crate::alerts;
@@ -29,13 +29,13 @@ pub fn now_ms() -> i64 {
 
 /// Queues `payload` for `agent_id` inside `tx`, due at once.
 pub(super) async fn enqueue(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     agent_id: &str,
     at: &str,
     payload: &serde_json::Value,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO alerts (agent_id, at, payload, next_attempt_ms) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO alerts (agent_id, at, payload, next_attempt_ms) VALUES ($1, $2, $3, $4)",
     )
     .bind(agent_id)
     .bind(at)
@@ -50,13 +50,13 @@ impl Store {
     /// Queues an alert if `result` changes the agent's outcome (read before it is updated).
     pub(super) async fn queue_change(
         &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        tx: &mut Transaction<'_, Any>,
         result: &ResultRecord,
         id: i64,
         seal: &Seal<'_>,
     ) -> Result<(), StoreError> {
         let previous: Option<(String, Option<String>)> =
-            sqlx::query_as("SELECT last_outcome, missed_at FROM agents WHERE id = ?1")
+            sqlx::query_as("SELECT last_outcome, missed_at FROM agents WHERE id = $1")
                 .bind(&result.agent_id)
                 .fetch_optional(&mut **tx)
                 .await?;
@@ -85,7 +85,7 @@ impl Store {
     pub async fn due_alerts(&self, limit: u32) -> Result<Vec<PendingAlert>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, agent_id, payload, attempts FROM alerts
-             WHERE delivered_at IS NULL AND next_attempt_ms <= ?1 ORDER BY id LIMIT ?2",
+             WHERE delivered_at IS NULL AND next_attempt_ms <= $1 ORDER BY id LIMIT $2",
         )
         .bind(now_ms())
         .bind(i64::from(limit))
@@ -106,7 +106,7 @@ impl Store {
 
     /// Marks an alert delivered.
     pub async fn alert_delivered(&self, id: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE alerts SET delivered_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1")
+        sqlx::query("UPDATE alerts SET delivered_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1")
             .bind(id)
             .bind(super::now())
             .execute(&self.pool)
@@ -121,7 +121,7 @@ impl Store {
         error: &str,
         retry_at_ms: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE alerts SET attempts = attempts + 1, last_error = ?2, next_attempt_ms = ?3 WHERE id = ?1")
+        sqlx::query("UPDATE alerts SET attempts = attempts + 1, last_error = $2, next_attempt_ms = $3 WHERE id = $1")
             .bind(id)
             .bind(error)
             .bind(retry_at_ms)

@@ -28,7 +28,7 @@ impl Store {
         hash: &str,
         proposed: u32,
     ) -> Result<u32, StoreError> {
-        let known: Option<i64> = sqlx::query_scalar("SELECT version FROM policies WHERE hash = ?1")
+        let known: Option<i64> = sqlx::query_scalar("SELECT version FROM policies WHERE hash = $1")
             .bind(hash)
             .fetch_optional(&self.pool)
             .await?;
@@ -36,7 +36,7 @@ impl Store {
             return to_version(v);
         }
         let newest: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM policies WHERE name = ?1")
+            sqlx::query_scalar("SELECT MAX(version) FROM policies WHERE name = $1")
                 .bind(name)
                 .fetch_one(&self.pool)
                 .await?;
@@ -87,10 +87,12 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_changed_policy_gets_the_next_version_and_a_known_one_keeps_its_own() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = testing::open(&dir).await;
+    testing::on_each_backend!(a_changed_policy_gets_the_next_version_and_a_known_one_keeps_its_own);
+
+    async fn a_changed_policy_gets_the_next_version_and_a_known_one_keeps_its_own(
+        db: &testing::Db,
+    ) {
+        let store = db.open().await;
         assert_eq!(store.policy_version("p", "h1", 1).await.unwrap(), 1);
         store.save_policy(&policy("p", 1, "h1"), &[]).await.unwrap();
         assert_eq!(store.policy_version("p", "h1", 1).await.unwrap(), 1);

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use palisade_cluster_policy::PolicyRef;
-use sqlx::{Row as _, Sqlite, Transaction};
+use sqlx::{Any, Row as _, Transaction};
 
 use super::{corrupt, json, now, ResultRecord, Store, StoreError};
 use crate::audit::key::RecordKey;
@@ -24,13 +24,13 @@ pub struct Seal<'a> {
 /// Appends the record of result `result_id` to its agent's chain, inside `tx`. Attestations of
 /// one agent are serial (scheduler), and the primary key refuses a fork if they ever were not.
 pub(super) async fn append(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     result: &ResultRecord,
     result_id: i64,
     seal_with: &Seal<'_>,
 ) -> Result<SignedRecord, StoreError> {
     let head =
-        sqlx::query("SELECT seq, hash FROM records WHERE agent_id = ?1 ORDER BY seq DESC LIMIT 1")
+        sqlx::query("SELECT seq, hash FROM records WHERE agent_id = $1 ORDER BY seq DESC LIMIT 1")
             .bind(&result.agent_id)
             .fetch_optional(&mut **tx)
             .await?;
@@ -56,7 +56,7 @@ pub(super) async fn append(
     let record = seal(&body, seal_with.key).map_err(|e| StoreError::Seal(e.to_string()))?;
     sqlx::query(
         "INSERT INTO records (agent_id, seq, result_id, body, hash, signature)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&record.agent)
     .bind(seq)
@@ -77,7 +77,7 @@ impl Store {
         modules: &[(String, String)],
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO policies (hash, name, version, modules, added_at) VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO policies (hash, name, version, modules, added_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (hash) DO NOTHING",
         )
         .bind(&reference.hash)
@@ -92,7 +92,7 @@ impl Store {
 
     /// A stored policy by hash.
     pub async fn policy_source(&self, hash: &str) -> Result<Option<PolicySource>, StoreError> {
-        let row = sqlx::query("SELECT * FROM policies WHERE hash = ?1")
+        let row = sqlx::query("SELECT * FROM policies WHERE hash = $1")
             .bind(hash)
             .fetch_optional(&self.pool)
             .await?;
@@ -131,8 +131,8 @@ impl Store {
     ) -> Result<Vec<SignedRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT agent_id, seq, body, hash, signature FROM records
-             WHERE (?1 IS NULL OR agent_id = ?1) AND seq >= ?2
-             ORDER BY agent_id, seq LIMIT ?3",
+             WHERE ($1 IS NULL OR agent_id = $1) AND seq >= $2
+             ORDER BY agent_id, seq LIMIT $3",
         )
         .bind(agent)
         .bind(i64::try_from(from_seq).unwrap_or(i64::MAX))

@@ -26,6 +26,56 @@ pub(crate) async fn open(dir: &tempfile::TempDir) -> Store {
         .unwrap()
 }
 
+/// One test's database: a SQLite file in a temporary directory, or a fresh database on a
+/// throwaway PostgreSQL server (`crate::testing::Postgres`).
+#[derive(Debug)]
+pub(crate) enum Db {
+    Sqlite(tempfile::TempDir),
+    Postgres(crate::testing::Postgres, String),
+}
+
+impl Db {
+    pub(crate) fn sqlite() -> Self {
+        Self::Sqlite(tempfile::tempdir().unwrap())
+    }
+
+    /// Starts a server from the calling (test) thread; fails the test if PostgreSQL is absent.
+    pub(crate) fn postgres() -> Self {
+        let server = crate::testing::Postgres::start().unwrap();
+        let url = server.create_database("palisade").unwrap();
+        Self::Postgres(server, url)
+    }
+
+    /// Opens the store (again: every call is a new pool on the same data).
+    pub(crate) async fn open(&self) -> Store {
+        match self {
+            Self::Sqlite(dir) => open(dir).await,
+            Self::Postgres(server, url) => Store::open(url)
+                .await
+                .unwrap_or_else(|e| panic!("{e}\n{}", server.log())),
+        }
+    }
+}
+
+/// Runs each named `async fn(&Db)` as two tests, `sqlite::<name>` and `postgres::<name>`.
+macro_rules! on_each_backend {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(&$crate::store::testing::Db::sqlite()).await
+            })+
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(&$crate::store::testing::Db::postgres()).await
+            })+
+        }
+    };
+}
+pub(crate) use on_each_backend;
+
 /// Registers `request` (pending, not yet activated).
 pub(crate) async fn register(store: &Store, request: &RegisterRequest) {
     store

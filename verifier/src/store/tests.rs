@@ -1,9 +1,17 @@
-//! Store round trips on a real SQLite file.
+//! Store round trips on a real SQLite file and a real PostgreSQL server.
 
 use super::*;
+
+on_each_backend!(
+    documents_are_stored_once_and_linked_to_results,
+    registration_then_activation,
+    re_registration_keeps_the_active_identity_until_activation,
+    results_and_state_are_recorded_together_and_survive_reopen,
+    removal_cascades_to_results,
+);
 use palisade_evidence::ReasonCode;
 
-use super::testing::{open as store, request};
+use super::testing::{on_each_backend, request, Db};
 
 fn result(agent: &str, outcome: Outcome) -> ResultRecord {
     let mut result = super::testing::result(agent, outcome);
@@ -11,10 +19,8 @@ fn result(agent: &str, outcome: Outcome) -> ResultRecord {
     result
 }
 
-#[tokio::test]
-async fn documents_are_stored_once_and_linked_to_results() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = store(&dir).await;
+async fn documents_are_stored_once_and_linked_to_results(db: &Db) {
+    let s = db.open().await;
     s.register(&request("a1", "https://x:1"), b"s", "2999-01-01T00:00:00Z")
         .await
         .unwrap();
@@ -50,10 +56,8 @@ async fn documents_are_stored_once_and_linked_to_results() {
     );
 }
 
-#[tokio::test]
-async fn registration_then_activation() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = store(&dir).await;
+async fn registration_then_activation(db: &Db) {
+    let s = db.open().await;
     s.register(
         &request("a1", "https://10.0.0.2:9443"),
         b"secret",
@@ -72,10 +76,8 @@ async fn registration_then_activation() {
     assert!(s.pending("a1").await.unwrap().is_none());
 }
 
-#[tokio::test]
-async fn re_registration_keeps_the_active_identity_until_activation() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = store(&dir).await;
+async fn re_registration_keeps_the_active_identity_until_activation(db: &Db) {
+    let s = db.open().await;
     s.register(
         &request("a1", "https://old:1"),
         b"s1",
@@ -107,11 +109,9 @@ async fn re_registration_keeps_the_active_identity_until_activation() {
     );
 }
 
-#[tokio::test]
-async fn results_and_state_are_recorded_together_and_survive_reopen() {
-    let dir = tempfile::tempdir().unwrap();
+async fn results_and_state_are_recorded_together_and_survive_reopen(db: &Db) {
     {
-        let s = store(&dir).await;
+        let s = db.open().await;
         s.register(&request("a1", "https://x:1"), b"s", "2999-01-01T00:00:00Z")
             .await
             .unwrap();
@@ -136,7 +136,7 @@ async fn results_and_state_are_recorded_together_and_survive_reopen() {
         .await
         .unwrap();
     }
-    let s = store(&dir).await;
+    let s = db.open().await;
     let a = s.agent("a1").await.unwrap().unwrap();
     assert_eq!(a.last_outcome, "fail");
     assert!(
@@ -151,10 +151,8 @@ async fn results_and_state_are_recorded_together_and_survive_reopen() {
     assert_eq!(r[0].reasons[0].code, ReasonCode::PolicyViolation);
 }
 
-#[tokio::test]
-async fn removal_cascades_to_results() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = store(&dir).await;
+async fn removal_cascades_to_results(db: &Db) {
+    let s = db.open().await;
     s.register(&request("a1", "https://x:1"), b"s", "2999-01-01T00:00:00Z")
         .await
         .unwrap();

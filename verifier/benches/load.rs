@@ -76,7 +76,9 @@ async fn measure(
     client: &PemPair,
     server: &PemPair,
 ) -> anyhow::Result<()> {
-    let url = format!("sqlite://{}", dir.join("palisade.db").display());
+    // `PALISADE_BENCH_DATABASE=postgres://…` measures on a PostgreSQL server instead.
+    let url = std::env::var("PALISADE_BENCH_DATABASE")
+        .unwrap_or_else(|_| format!("sqlite://{}", dir.join("palisade.db").display()));
     let store = Store::open(&url).await?;
     let started = Instant::now();
     enrol(&store, n, port, &server.cert).await?;
@@ -156,9 +158,9 @@ async fn report(
     cpu: f64,
     interval: Duration,
 ) -> anyhow::Result<()> {
-    let pool = sqlx::SqlitePool::connect(url).await?;
+    let pool = sqlx::AnyPool::connect(url).await?;
     let rows =
-        sqlx::query("SELECT outcome, reasons, error, duration_us FROM results WHERE id > ?1")
+        sqlx::query("SELECT outcome, reasons, error, duration_us FROM results WHERE id > $1")
             .bind(first_id)
             .fetch_all(&pool)
             .await?;
@@ -213,8 +215,8 @@ async fn report(
 }
 
 async fn count(url: &str, after: i64) -> anyhow::Result<i64> {
-    let pool = sqlx::SqlitePool::connect(url).await?;
-    let n: i64 = sqlx::query("SELECT COUNT(DISTINCT agent_id) AS n FROM results WHERE id > ?1")
+    let pool = sqlx::AnyPool::connect(url).await?;
+    let n: i64 = sqlx::query("SELECT COUNT(DISTINCT agent_id) AS n FROM results WHERE id > $1")
         .bind(after)
         .fetch_one(&pool)
         .await?
@@ -223,7 +225,7 @@ async fn count(url: &str, after: i64) -> anyhow::Result<i64> {
 }
 
 async fn max_id(url: &str) -> anyhow::Result<i64> {
-    let pool = sqlx::SqlitePool::connect(url).await?;
+    let pool = sqlx::AnyPool::connect(url).await?;
     Ok(
         sqlx::query("SELECT COALESCE(MAX(id), 0) AS id FROM results")
             .fetch_one(&pool)

@@ -92,8 +92,14 @@ impl Enrolment {
             .json(&body)
             .send()
             .await?;
-        let _: serde_json::Value = decode(resp, "activation").await?;
-        tracing::info!(agent_id = %id, "enrolled with the verifier");
+        let activated: serde_json::Value = decode(resp, "activation").await?;
+        if activated.get("status").and_then(serde_json::Value::as_str) == Some("awaiting_approval")
+        {
+            // Proven, not yet monitored: an operator approves with `palisade agents enroll`.
+            tracing::warn!(agent_id = %id, "enrolled with the verifier; it awaits an operator's approval");
+        } else {
+            tracing::info!(agent_id = %id, "enrolled with the verifier");
+        }
         Ok(())
     }
 }

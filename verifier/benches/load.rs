@@ -145,7 +145,9 @@ async fn enrol(store: &Store, n: usize, port: u16, cert: &str) -> anyhow::Result
             .register(&request, b"s", "2999-01-01T00:00:00Z")
             .await?;
         let pending = store.pending(&id).await?.context("registration vanished")?;
-        store.activate(&pending, "unverified: simulated").await?;
+        store
+            .activate(&pending, "unverified: simulated", None, false)
+            .await?;
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use crate::app::AppState;
 
+mod approvals;
 mod credentials;
 mod openapi;
 mod policies;
@@ -50,6 +51,10 @@ pub fn router(state: AppState) -> Router {
             get(credentials::list).post(credentials::issue),
         )
         .route("/v1/credentials/{name}", delete(credentials::revoke))
+        .route(
+            "/v1/approvals",
+            post(approvals::approve).get(approvals::list),
+        )
         .route("/v1/policies", get(policies::list))
         .route("/v1/policies/{hash}", get(policies::show))
         .route("/metrics", get(metrics))
@@ -71,7 +76,8 @@ pub struct AgentSummary {
     pub status: String,
     /// `pending`, `pass`, `fail` or `error`.
     pub last_outcome: String,
-    /// `registered`, `missed` (a push-mode agent's evidence is overdue), else `last_outcome`.
+    /// `registered`, `awaiting_approval`, `missed` (a push-mode agent's evidence is overdue),
+    /// else `last_outcome`.
     #[serde(default)]
     pub state: String,
     /// Push mode (the agent sends its evidence).
@@ -126,12 +132,20 @@ async fn show(
 ) -> Result<Json<Value>, ApiError> {
     let a = agent(&app, id).await?;
     let latest = app.ctx.store.results(&a.id, 1).await?.into_iter().next();
-    let ak = palisade_evidence::tpm::TpmPublic::parse(&a.ak_public)
-        .map(|k| k.fingerprint())
-        .unwrap_or_default();
+    let fingerprint = |public: &[u8]| {
+        palisade_evidence::tpm::TpmPublic::parse(public)
+            .map(|k| k.fingerprint())
+            .unwrap_or_default()
+    };
+    let ak = fingerprint(&a.ak_public);
+    let ek = fingerprint(&a.ek_public);
     let log_offset = a.state.log_offset();
+    let mut agent = json!(a);
+    if let Some(fields) = agent.as_object_mut() {
+        fields.insert("state".into(), a.state().into());
+    }
     Ok(Json(
-        json!({ "agent": a, "ak_fingerprint": ak, "log_entries_verified": log_offset, "latest": latest }),
+        json!({ "agent": agent, "ak_fingerprint": ak, "ek_fingerprint": ek, "log_entries_verified": log_offset, "latest": latest }),
     ))
 }
 
@@ -249,10 +263,11 @@ async fn attest_now(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<ResultRecord>, ApiError> {
     let a = agent(&app, id).await?;
-    if a.status != crate::store::AgentStatus::Active {
+    if !a.monitored() {
         return Err(ApiError::Conflict(format!(
-            "agent {} is not activated",
-            a.id
+            "agent {} is not monitored (state {})",
+            a.id,
+            a.state()
         )));
     }
     Ok(Json(app.scheduler.attest_now(&a.id).await?))

@@ -49,6 +49,10 @@ pub struct RawConfig {
     /// Refuse agents that send no EK certificate (needs `ek_ca_dir`).
     #[serde(default)]
     pub require_ek_certificate: bool,
+    /// Monitor an agent only once an operator approved it (`palisade agents enroll`), before
+    /// or after it registers; until then it waits, proven but unmonitored.
+    #[serde(default)]
+    pub require_approval: bool,
     /// Directory of `.rego` modules to use as the node policy instead of the shipped baseline.
     pub policy_dir: Option<PathBuf>,
     /// Webhook (Alertmanager-compatible JSON) that receives an alert on every state change.
@@ -103,6 +107,8 @@ pub struct Config {
     pub ek_ca_dir: Option<PathBuf>,
     /// Refuse agents without an EK certificate.
     pub require_ek_certificate: bool,
+    /// Monitor only operator-approved agents.
+    pub require_approval: bool,
     /// Custom policy directory.
     pub policy_dir: Option<PathBuf>,
     /// Alert delivery, if a webhook is configured.
@@ -202,6 +208,7 @@ impl RawConfig {
             allow_resettable_pcr: self.allow_resettable_pcr,
             ek_ca_dir: self.ek_ca_dir,
             require_ek_certificate: self.require_ek_certificate,
+            require_approval: self.require_approval,
             policy_dir: self.policy_dir,
             alerts,
         })

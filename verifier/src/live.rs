@@ -18,7 +18,8 @@ const CAPACITY: usize = 4096;
 /// One event on the stream (`data:` of an SSE event whose `event:` is `kind`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveEvent {
-    /// `result`, `enrolled`, `removed` or `missed` (a push-mode agent's evidence is overdue).
+    /// `result`, `enrolled`, `approved` (released by an operator), `removed` or `missed` (a
+    /// push-mode agent's evidence is overdue).
     pub kind: String,
     /// The agent.
     pub agent_id: String,

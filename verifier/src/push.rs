@@ -124,6 +124,11 @@ async fn push_agent(
         .await?
         .filter(|a| a.status == AgentStatus::Active)
         .ok_or_else(|| ApiError::NotFound(format!("no active agent {id}")))?;
+    if agent.awaiting_approval {
+        return Err(ApiError::Conflict(format!(
+            "agent {id} awaits an operator's approval (palisade agents enroll {id})"
+        )));
+    }
     if !agent.push {
         return Err(ApiError::Conflict(format!(
             "agent {id} is enrolled in pull mode: the verifier fetches its evidence"

@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq as _;
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::store::now;
+use crate::store::{now, Approval};
 
 /// PCRs resettable from locality 0.
 pub const RESETTABLE_PCRS: [u8; 2] = [16, 23];
@@ -35,6 +35,9 @@ pub async fn register(
     let (ek, ak) = validate(&req, app.config.allow_resettable_pcr)?;
     // A certificate that fails its check refuses the enrolment; none is `unverified`.
     let ek_status = ek_status(&app, &req, &ek)?;
+    if let Some(approval) = app.ctx.store.approval(&req.agent_id).await? {
+        check_pinned_ek(&approval, &ek)?;
+    }
     if let Some(existing) = app.ctx.store.agent(&req.agent_id).await? {
         if existing.ek_public != req.ek_public || existing.ak_public != req.ak_public {
             return Err(ApiError::Conflict(format!(
@@ -103,6 +106,20 @@ fn validate(
     Ok((ek, ak))
 }
 
+/// 403 unless `approval` pins no EK or pins exactly `ek`.
+pub fn check_pinned_ek(approval: &Approval, ek: &TpmPublic) -> Result<(), ApiError> {
+    match &approval.ek_fingerprint {
+        Some(pinned) if !pinned.eq_ignore_ascii_case(&ek.fingerprint()) => {
+            Err(ApiError::Forbidden(format!(
+                "agent {} is approved for EK {pinned}, not for EK {}",
+                approval.agent_id,
+                ek.fingerprint()
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Bounds on labels (count, key and value length): 400 with the rule otherwise.
 pub fn validate_labels(labels: &BTreeMap<String, String>) -> Result<(), ApiError> {
     let too_long = labels
@@ -157,10 +174,25 @@ pub async fn activate(
     let ek = TpmPublic::parse(&pending.request.ek_public)
         .map_err(|e| ApiError::BadRequest(format!("ek_public: {e}")))?;
     let ek_status = ek_status(&app, &pending.request, &ek)?;
-    app.ctx.store.activate(&pending, &ek_status).await?;
+    // Checked again: the approval may have been replaced since the challenge was issued.
+    let approval = app.ctx.store.approval(&id).await?;
+    if let Some(approval) = &approval {
+        check_pinned_ek(approval, &ek)?;
+    }
+    let require = app.config.require_approval;
+    app.ctx
+        .store
+        .activate(&pending, &ek_status, approval.as_ref(), require)
+        .await?;
     app.ctx
         .live
         .publish(crate::live::LiveEvent::membership("enrolled", &id));
-    tracing::info!(agent_id = %id, "agent activated");
-    Ok(Json(json!({ "agent_id": id, "status": "active" })))
+    let status = if require && approval.is_none() {
+        tracing::warn!(agent_id = %id, ek = %ek.fingerprint(), "agent proved its TPM and awaits approval (palisade agents enroll)");
+        "awaiting_approval"
+    } else {
+        tracing::info!(agent_id = %id, "agent activated");
+        "active"
+    };
+    Ok(Json(json!({ "agent_id": id, "status": status })))
 }

@@ -114,16 +114,25 @@ pub struct AgentRecord {
     pub push: bool,
     /// Since when a push-mode agent's evidence is overdue (its state is `missed`).
     pub missed_at: Option<String>,
+    /// It proved its TPM but waits for an operator's approval (`require_approval`).
+    pub awaiting_approval: bool,
 }
 
 impl AgentRecord {
-    /// `registered`, `missed`, or the latest outcome (`pending` before the first).
+    /// `registered`, `awaiting_approval`, `missed`, or the latest outcome (`pending` before
+    /// the first).
     pub fn state(&self) -> &str {
         match (self.status, &self.missed_at) {
             (AgentStatus::Registered, _) => "registered",
+            _ if self.awaiting_approval => "awaiting_approval",
             (_, Some(_)) => "missed",
             _ => &self.last_outcome,
         }
+    }
+
+    /// Activated and not waiting for approval: attested, pulled or pushed.
+    pub fn monitored(&self) -> bool {
+        self.status == AgentStatus::Active && !self.awaiting_approval
     }
 }
 
@@ -322,31 +331,43 @@ impl Store {
         }))
     }
 
-    /// Applies the pending registration and marks the agent active.
-    pub async fn activate(&self, pending: &Pending, ek_status: &str) -> Result<(), StoreError> {
+    /// Applies the pending registration and marks the agent active: monitored, or waiting for
+    /// an operator when approval is required and `approval` is `None`. An approval's labels
+    /// are set over the ones the agent claims.
+    pub async fn activate(
+        &self,
+        pending: &Pending,
+        ek_status: &str,
+        approval: Option<&Approval>,
+        require_approval: bool,
+    ) -> Result<(), StoreError> {
         let req = &pending.request;
+        let labels = approval.map_or_else(|| req.labels.clone(), |a| a.labels_over(&req.labels));
+        let awaiting = require_approval && approval.is_none();
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE agents SET contact = $2, tls_certificate = $3, labels = $4, ek_certificate = $5,
                     status = 'active', pending = NULL, challenge_secret = NULL, challenge_expires = NULL,
-                    activated_at = $6, ek_status = $7, push = $8, missed_at = NULL
+                    activated_at = $6, ek_status = $7, push = $8, missed_at = NULL,
+                    awaiting_approval = $9
              WHERE id = $1",
         )
         .bind(&req.agent_id)
         .bind(&req.contact)
         .bind(&req.tls_certificate)
-        .bind(json(&req.labels))
+        .bind(json(&labels))
         .bind(&req.ek_certificate)
         .bind(now())
         .bind(ek_status)
         .bind(i64::from(req.push))
+        .bind(i64::from(awaiting))
         .execute(&mut *tx)
         .await?;
         if self.alerts {
             let at = now();
             let subject = alerts::Subject {
                 agent: &req.agent_id,
-                labels: &req.labels,
+                labels: &labels,
                 at: &at,
                 result_id: None,
                 reasons: &[],
@@ -377,9 +398,12 @@ impl Store {
         rows.iter().map(agent_from_row).collect()
     }
 
-    /// Ids of the activated agents, by id, each with whether it is in push mode.
+    /// Ids of the monitored agents (activated, not awaiting approval), by id, each with
+    /// whether it is in push mode.
     pub async fn active_ids(&self) -> Result<Vec<(String, bool)>, StoreError> {
-        let rows = sqlx::query("SELECT id, push FROM agents WHERE status = 'active' ORDER BY id")
+        let rows = sqlx::query(
+            "SELECT id, push FROM agents WHERE status = 'active' AND awaiting_approval = 0 ORDER BY id",
+        )
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
@@ -392,6 +416,7 @@ impl Store {
     pub async fn agent_states(&self) -> Result<Vec<(String, i64)>, StoreError> {
         let rows = sqlx::query(
             "SELECT CASE WHEN status = 'registered' THEN 'registered'
+                         WHEN awaiting_approval = 1 THEN 'awaiting_approval'
                          WHEN missed_at IS NOT NULL THEN 'missed' ELSE last_outcome END AS state,
                     COUNT(*) AS n
              FROM agents GROUP BY state ORDER BY state",
@@ -403,12 +428,18 @@ impl Store {
             .collect()
     }
 
-    /// Removes an agent and its results.
+    /// Removes an agent, its results and its approval (its durable records stay).
     pub async fn remove(&self, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM agents WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM approvals WHERE agent_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -582,6 +613,7 @@ fn agent_from_row(row: &AnyRow) -> Result<AgentRecord, StoreError> {
         ek_status: row.try_get("ek_status")?,
         push: row.try_get::<i64, _>("push")? != 0,
         missed_at: row.try_get("missed_at")?,
+        awaiting_approval: row.try_get::<i64, _>("awaiting_approval")? != 0,
         status: serde_json::from_value(serde_json::Value::String(status))
             .map_err(corrupt("status"))?,
         state: serde_json::from_str(&state).map_err(corrupt("verified_state"))?,
@@ -622,6 +654,8 @@ fn result_from_row(row: &AnyRow) -> Result<ResultRecord, StoreError> {
     })
 }
 
+mod approvals;
+pub use approvals::Approval;
 mod credentials;
 pub use credentials::Credential;
 mod labels;

@@ -241,6 +241,40 @@ fn malformed_requests_to_the_verifier_get_4xx_and_change_nothing() {
                 .unwrap();
             expect_error(resp, status, "bad_request", needle).await;
         }
+        // Approvals: malformed ones are refused and none is stored.
+        for (body, status, needle) in [
+            ("{not json", 400, ""),
+            (r#"{"agent_id": "a", "ek": "x"}"#, 422, "ek"),
+            (r#"{"agent_id": "a b"}"#, 400, "agent_id must be"),
+            (
+                r#"{"agent_id": "a", "ek_fingerprint": "abc"}"#,
+                400,
+                "64 hex digits",
+            ),
+            (
+                r#"{"agent_id": "a", "labels": {"": "x"}}"#,
+                400,
+                "labels: at most",
+            ),
+        ] {
+            let resp = op
+                .post(format!("{base}/v1/approvals"))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            expect_error(resp, status, "bad_request", needle).await;
+        }
+        let approvals: serde_json::Value = op
+            .get(format!("{base}/v1/approvals"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(approvals, json!([]), "a refused approval was stored");
         let resp = op
             .patch(format!("{base}/v1/agents/nobody/labels"))
             .json(&json!({"set": {"a": "b"}}))

@@ -2,6 +2,7 @@
 
 mod alerts;
 mod api;
+mod approvals;
 mod attestation;
 mod audit;
 mod diff;

@@ -96,7 +96,10 @@ async fn state_changes_queue_alerts_in_the_results_transaction() {
     let request = testing::request("a1", "https://x:1");
     testing::register(&store, &request).await;
     let pending = store.pending("a1").await.unwrap().unwrap();
-    store.activate(&pending, "unverified: test").await.unwrap();
+    store
+        .activate(&pending, "unverified: test", None, false)
+        .await
+        .unwrap();
     for outcome in [
         Outcome::Pass,
         Outcome::Pass,

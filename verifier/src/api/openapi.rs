@@ -24,6 +24,7 @@ mod tests {
     const API: &str = include_str!("../api.rs");
     const CREDENTIALS: &str = include_str!("credentials.rs");
     const POLICIES: &str = include_str!("policies.rs");
+    const APPROVALS: &str = include_str!("approvals.rs");
     const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
     /// `(path, method) → handler` from the `.route(...)` calls in `api.rs`.
@@ -56,6 +57,7 @@ mod tests {
         let (source, name) = match handler.split_once("::") {
             Some(("credentials", name)) => (CREDENTIALS, name),
             Some(("policies", name)) => (POLICIES, name),
+            Some(("approvals", name)) => (APPROVALS, name),
             Some(("registrar", _)) => return "anonymous".into(),
             Some(("openapi" | "push", _)) => return "anonymous".into(),
             _ => (API, handler),

@@ -18,6 +18,8 @@ use palisade_verifier::api::AgentSummary;
 use palisade_verifier::store::ResultRecord;
 use serde_json::Value;
 
+#[path = "palisade/approvals.rs"]
+mod approvals;
 #[path = "palisade/audit.rs"]
 mod audit;
 #[path = "palisade/credentials.rs"]
@@ -142,6 +144,20 @@ enum Agents {
         #[arg(long)]
         jwt: bool,
     },
+    /// Approve an agent for monitoring (the verifier's `require_approval`): before it
+    /// registers, or while it waits after proving its TPM. Its `KEY=VALUE` labels override the
+    /// agent's own.
+    Enroll {
+        id: String,
+        /// Accept only this EK (SHA-256 of its public area, as `agents show` prints it).
+        #[arg(long = "ek")]
+        ek_fingerprint: Option<String>,
+        /// Labels to set.
+        #[arg(value_parser = parse_label)]
+        labels: Vec<(String, String)>,
+    },
+    /// Every approval given with `agents enroll`.
+    Approvals,
     /// Set (`KEY=VALUE`) or remove (`--remove KEY`) labels of an agent.
     Label {
         id: String,
@@ -278,6 +294,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             watch::run(&Api::new(&cli)?, agent.as_deref(), cli.json).await?;
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Agents(Agents::Enroll {
+            id,
+            ek_fingerprint,
+            labels,
+        }) => {
+            let api = Api::new(&cli)?;
+            approvals::enroll(&api, id, ek_fingerprint.as_deref(), labels, cli.json).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Agents(Agents::Approvals) => {
+            approvals::list(&Api::new(&cli)?, cli.json).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Agents(Agents::Ear { id, result, jwt }) => {
             let api = Api::new(&cli)?;
             let result = match result {
@@ -315,7 +344,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Agents(Agents::Attest { id }) => ("POST", format!("/v1/agents/{id}/attest")),
         Command::Agents(Agents::Remove { id }) => ("DELETE", format!("/v1/agents/{id}")),
         Command::Agents(Agents::Label { id, .. }) => ("PATCH", format!("/v1/agents/{id}/labels")),
-        Command::Agents(Agents::Ear { .. }) => bail!("unreachable: handled above"),
+        Command::Agents(Agents::Ear { .. } | Agents::Enroll { .. } | Agents::Approvals) => {
+            bail!("unreachable: handled above")
+        }
     };
     let request = match (method, &cli.command) {
         ("PATCH", Command::Agents(Agents::Label { set, remove, .. })) => client
@@ -342,7 +373,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Credentials(_)
         | Command::Policies(_)
         | Command::Watch { .. }
-        | Command::Agents(Agents::Ear { .. }) => {}
+        | Command::Agents(Agents::Ear { .. } | Agents::Enroll { .. } | Agents::Approvals) => {}
         Command::Agents(Agents::Label { id, .. }) => {
             let labels: Vec<String> = body
                 .get("labels")
@@ -484,15 +515,19 @@ async fn stored(
 
 fn print_list(agents: Vec<AgentSummary>) {
     println!(
-        "{:<24} {:<11} {:<8} {:<28} LABELS",
-        "AGENT", "STATUS", "OUTCOME", "CONTACT"
+        "{:<24} {:<17} {:<8} {:<28} LABELS",
+        "AGENT", "STATE", "OUTCOME", "CONTACT"
     );
     for a in agents {
         let labels: Vec<String> = a.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         println!(
-            "{:<24} {:<11} {:<8} {:<28} {}",
+            "{:<24} {:<17} {:<8} {:<28} {}",
             a.id,
-            a.status,
+            if a.state.is_empty() {
+                &a.status
+            } else {
+                &a.state
+            },
             a.last_outcome.to_uppercase(),
             a.contact,
             labels.join(",")
@@ -516,8 +551,16 @@ fn print_show(body: &Value) -> anyhow::Result<()> {
         agent["pcr"], body["log_entries_verified"]
     );
     println!(
+        "  state:          {}",
+        agent["state"].as_str().unwrap_or("?")
+    );
+    println!(
         "  AK:             sha256:{}",
         body["ak_fingerprint"].as_str().unwrap_or("?")
+    );
+    println!(
+        "  EK:             sha256:{}",
+        body["ek_fingerprint"].as_str().unwrap_or("?")
     );
     println!(
         "  EK certificate: {}",

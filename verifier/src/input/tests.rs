@@ -69,6 +69,7 @@ fn agent() -> AgentRecord {
         ek_status: "unverified: test".into(),
         push: false,
         missed_at: None,
+        awaiting_approval: false,
     }
 }
 

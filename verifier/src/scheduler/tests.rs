@@ -36,7 +36,10 @@ async fn context(dir: &tempfile::TempDir, agents: &[&str]) -> Arc<Context> {
 async fn activate(store: &Store, id: &str) {
     testing::register(store, &testing::request(id, "https://127.0.0.1:1")).await;
     let pending = store.pending(id).await.unwrap().unwrap();
-    store.activate(&pending, "unverified: test").await.unwrap();
+    store
+        .activate(&pending, "unverified: test", None, false)
+        .await
+        .unwrap();
 }
 
 async fn attempts(ctx: &Context, id: &str) -> Vec<Outcome> {

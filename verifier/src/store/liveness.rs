@@ -56,7 +56,10 @@ mod tests {
         request.push = push;
         testing::register(store, &request).await;
         let pending = store.pending(id).await.unwrap().unwrap();
-        store.activate(&pending, "unverified: test").await.unwrap();
+        store
+            .activate(&pending, "unverified: test", None, false)
+            .await
+            .unwrap();
     }
 
     testing::on_each_backend!(

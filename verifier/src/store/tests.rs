@@ -69,7 +69,9 @@ async fn registration_then_activation(db: &Db) {
     assert_eq!(a.status, AgentStatus::Registered);
     let p = s.pending("a1").await.unwrap().unwrap();
     assert_eq!(p.secret, b"secret");
-    s.activate(&p, "unverified: test").await.unwrap();
+    s.activate(&p, "unverified: test", None, false)
+        .await
+        .unwrap();
     let a = s.agent("a1").await.unwrap().unwrap();
     assert_eq!(a.status, AgentStatus::Active);
     assert_eq!(a.labels["role"], "web");
@@ -85,9 +87,14 @@ async fn re_registration_keeps_the_active_identity_until_activation(db: &Db) {
     )
     .await
     .unwrap();
-    s.activate(&s.pending("a1").await.unwrap().unwrap(), "unverified: test")
-        .await
-        .unwrap();
+    s.activate(
+        &s.pending("a1").await.unwrap().unwrap(),
+        "unverified: test",
+        None,
+        false,
+    )
+    .await
+    .unwrap();
     s.register(
         &request("a1", "https://new:1"),
         b"s2",
@@ -100,9 +107,14 @@ async fn re_registration_keeps_the_active_identity_until_activation(db: &Db) {
         (a.status, a.contact.as_str()),
         (AgentStatus::Active, "https://old:1")
     );
-    s.activate(&s.pending("a1").await.unwrap().unwrap(), "unverified: test")
-        .await
-        .unwrap();
+    s.activate(
+        &s.pending("a1").await.unwrap().unwrap(),
+        "unverified: test",
+        None,
+        false,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         s.agent("a1").await.unwrap().unwrap().contact,
         "https://new:1"

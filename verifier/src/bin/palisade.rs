@@ -3,20 +3,18 @@
 //! files without any verifier.
 #![forbid(unsafe_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand, ValueEnum};
-use palisade_evidence::log::Writer;
 use palisade_evidence::wire::ErrorBody;
-use palisade_firewall::diff::{diff, RulesetDiff};
-use palisade_firewall::Ruleset;
 use palisade_transport::pki::{self, PemPair};
 use palisade_verifier::api::AgentSummary;
 use palisade_verifier::store::ResultRecord;
 use serde_json::Value;
+use show::{print_list, print_result, print_show};
 
 #[path = "palisade/approvals.rs"]
 mod approvals;
@@ -24,10 +22,14 @@ mod approvals;
 mod audit;
 #[path = "palisade/credentials.rs"]
 mod credentials;
+#[path = "palisade/diff.rs"]
+mod diff;
 #[path = "palisade/fleet.rs"]
 mod fleet;
 #[path = "palisade/policies.rs"]
 mod policies;
+#[path = "palisade/show.rs"]
+mod show;
 #[path = "palisade/watch.rs"]
 mod watch;
 
@@ -267,7 +269,7 @@ impl Api {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
-        Command::Diff(args) => return run_diff(&cli, args).await,
+        Command::Diff(args) => return diff::run_diff(&cli, args).await,
         Command::Audit(command) => return audit::run(command, || Api::new(&cli), cli.json).await,
         Command::Policies(command) => {
             policies::run(&Api::new(&cli)?, command, cli.json).await?;
@@ -407,217 +409,4 @@ async fn latest_result(api: &Api, agent: &str) -> anyhow::Result<i64> {
         .first()
         .map(|r| r.id)
         .with_context(|| format!("agent {agent} has no result yet"))
-}
-
-/// `palisade diff`: prints the diff; exit code 0 when identical, 1 when different.
-async fn run_diff(cli: &Cli, args: &DiffArgs) -> anyhow::Result<ExitCode> {
-    let (old, new) = match &args.agent {
-        None => (
-            read_file(Path::new(&args.from))?,
-            read_file(Path::new(&args.to))?,
-        ),
-        Some(agent) => {
-            let api = Api::new(cli)?;
-            stored(&api, agent, args.key.as_deref(), &args.from, &args.to).await?
-        }
-    };
-    let d = diff(&old, &new);
-    print_diff(&d, if cli.json { Format::Json } else { args.format })?;
-    Ok(if d.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
-}
-
-fn print_diff(d: &RulesetDiff, format: Format) -> anyhow::Result<()> {
-    match format {
-        Format::Text => print!("{}", d.to_text()),
-        Format::Json => println!("{}", serde_json::to_string_pretty(d)?),
-    }
-    Ok(())
-}
-
-/// A ruleset file: a canonical document, or `nft -j list ruleset` output (it has `nftables`).
-fn read_file(path: &Path) -> anyhow::Result<Ruleset> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    parse_ruleset(&bytes).with_context(|| format!("reading {}", path.display()))
-}
-
-fn parse_ruleset(bytes: &[u8]) -> anyhow::Result<Ruleset> {
-    let value: Value = serde_json::from_slice(bytes).context("not JSON")?;
-    if value.get("nftables").is_some() {
-        Ok(palisade_firewall::from_nft_json(bytes).context("not a valid `nft -j` listing")?)
-    } else if value.get("format").is_some() {
-        Ok(Ruleset::from_canonical(bytes).context("not a valid canonical ruleset document")?)
-    } else {
-        bail!("neither a canonical ruleset document (`format`) nor `nft -j list ruleset` output (`nftables`)")
-    }
-}
-
-/// The rulesets results `from` and `to` of `agent` judged, under `key` (default: their only
-/// nftables document).
-async fn stored(
-    api: &Api,
-    agent: &str,
-    key: Option<&str>,
-    from: &str,
-    to: &str,
-) -> anyhow::Result<(Ruleset, Ruleset)> {
-    let mut results = Vec::new();
-    for id in [from, to] {
-        let id: i64 = id
-            .parse()
-            .with_context(|| format!("result id {id:?} is not a number"))?;
-        let bytes = api
-            .get_bytes(&format!("/v1/agents/{agent}/results/{id}"))
-            .await?;
-        let r: ResultRecord = serde_json::from_slice(&bytes).context("reading a stored result")?;
-        results.push(r);
-    }
-    let key = match key {
-        Some(k) => k.to_owned(),
-        None => {
-            let keys: std::collections::BTreeSet<&String> = results
-                .iter()
-                .flat_map(|r| r.documents.keys())
-                .filter(|k| palisade_verifier::changes::is_nftables(k))
-                .collect();
-            match keys.into_iter().collect::<Vec<_>>().as_slice() {
-                [only] => (*only).clone(),
-                [] => bail!("the results hold no nftables document"),
-                many => bail!("several nftables documents ({many:?}): choose one with --key"),
-            }
-        }
-    };
-    let mut rulesets = Vec::new();
-    for r in &results {
-        let digest = r.documents.get(&key).with_context(|| {
-            format!(
-                "result {} has no document {key:?} (it has: {:?})",
-                r.id,
-                r.documents.keys()
-            )
-        })?;
-        let bytes = api.get_bytes(&format!("/v1/documents/{digest}")).await?;
-        let ruleset = Ruleset::from_canonical(&bytes).with_context(|| {
-            format!(
-                "document {digest} of result {} is not a canonical ruleset",
-                r.id
-            )
-        })?;
-        rulesets.push(ruleset);
-    }
-    let new = rulesets.pop().context("two results")?;
-    let old = rulesets.pop().context("two results")?;
-    Ok((old, new))
-}
-
-fn print_list(agents: Vec<AgentSummary>) {
-    println!(
-        "{:<24} {:<17} {:<8} {:<28} LABELS",
-        "AGENT", "STATE", "OUTCOME", "CONTACT"
-    );
-    for a in agents {
-        let labels: Vec<String> = a.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        println!(
-            "{:<24} {:<17} {:<8} {:<28} {}",
-            a.id,
-            if a.state.is_empty() {
-                &a.status
-            } else {
-                &a.state
-            },
-            a.last_outcome.to_uppercase(),
-            a.contact,
-            labels.join(",")
-        );
-    }
-}
-
-fn print_show(body: &Value) -> anyhow::Result<()> {
-    let agent = &body["agent"];
-    println!(
-        "agent {} ({})",
-        agent["id"].as_str().unwrap_or("?"),
-        agent["status"].as_str().unwrap_or("?")
-    );
-    println!(
-        "  contact:        {}",
-        agent["contact"].as_str().unwrap_or("?")
-    );
-    println!(
-        "  dedicated PCR:  {}  (log entries verified: {})",
-        agent["pcr"], body["log_entries_verified"]
-    );
-    println!(
-        "  state:          {}",
-        agent["state"].as_str().unwrap_or("?")
-    );
-    println!(
-        "  AK:             sha256:{}",
-        body["ak_fingerprint"].as_str().unwrap_or("?")
-    );
-    println!(
-        "  EK:             sha256:{}",
-        body["ek_fingerprint"].as_str().unwrap_or("?")
-    );
-    println!(
-        "  EK certificate: {}",
-        agent["ek_status"].as_str().unwrap_or("?")
-    );
-    match body.get("latest").filter(|v| !v.is_null()) {
-        Some(latest) => print_result(&serde_json::from_value(latest.clone())?),
-        None => println!("  no attestation yet"),
-    }
-    Ok(())
-}
-
-fn print_result(r: &ResultRecord) {
-    let policy = r.policy.as_ref().map_or(String::new(), |p| {
-        format!(
-            "  [policy {} v{} sha256:{}]",
-            p.name,
-            p.version,
-            p.hash.get(..12).unwrap_or(&p.hash)
-        )
-    });
-    println!(
-        "  #{} {} at {} ({} ms){}",
-        r.id,
-        r.outcome.as_str().to_uppercase(),
-        r.at,
-        r.duration_us / 1000,
-        policy
-    );
-    if let Some(e) = &r.error {
-        println!("    - could not attest: {e}");
-    }
-    for reason in &r.reasons {
-        println!("    - {reason}");
-    }
-    if let Some(changes) = r.changes.as_ref().and_then(Value::as_object) {
-        for (key, change) in changes {
-            print_change(key, change);
-        }
-    }
-}
-
-/// One changed document of a result: its text lines and the processes the log names as writers.
-fn print_change(key: &str, change: &Value) {
-    let writers: Vec<Writer> =
-        serde_json::from_value(change["writers"].clone()).unwrap_or_default();
-    let by: Vec<String> = writers
-        .iter()
-        .map(|w| format!("pid {} ({})", w.pid, w.comm))
-        .collect();
-    let by = if by.is_empty() {
-        String::new()
-    } else {
-        format!("  by {}", by.join(", "))
-    };
-    println!("    changed {key}{by}");
-    for line in change["text"].as_str().unwrap_or_default().lines().take(20) {
-        println!("      {line}");
-    }
 }

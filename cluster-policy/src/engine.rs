@@ -104,8 +104,11 @@ impl Policy {
     ) -> Result<Self, PolicyError> {
         modules.sort();
         let mut hasher = Sha256::new();
-        let mut engine = regorus::Engine::new();
-        engine.set_strict_builtin_errors(true);
+        let mut engine = crate::new_engine().map_err(|reason| PolicyError::Load {
+            policy: name.to_owned(),
+            module: String::new(),
+            reason,
+        })?;
         let mut packages = Vec::new();
         for (path, source) in &modules {
             hasher.update((path.len() as u64).to_be_bytes());
@@ -149,6 +152,11 @@ impl Policy {
         &self.reference
     }
 
+    /// The Rego packages (`data.…`) whose `violation` sets are evaluated.
+    pub fn packages(&self) -> &[String] {
+        &self.packages
+    }
+
     /// The modules (path, source), in path order: what the hash covers.
     pub fn modules(&self) -> &[(String, String)] {
         &self.modules
@@ -157,12 +165,18 @@ impl Policy {
     /// Evaluates every package's `violation` set against `input`. Blocking: call it from
     /// `spawn_blocking` or a dedicated thread.
     pub fn evaluate(&self, input: &serde_json::Value) -> Result<Vec<Violation>, PolicyError> {
+        self.evaluate_value(regorus::Value::from(input.clone()))
+    }
+
+    /// As [`Policy::evaluate`], over an input already converted to a regorus value (callers
+    /// that evaluate one document under many policies convert it once).
+    pub fn evaluate_value(&self, input: regorus::Value) -> Result<Vec<Violation>, PolicyError> {
         let mut engine = self.engine.clone();
         engine.set_execution_timer_config(ExecutionTimerConfig {
             limit: self.limits.time,
             check_interval: NonZeroU32::MIN,
         });
-        engine.set_input(regorus::Value::from(input.clone()));
+        engine.set_input(input);
         let mut violations = Vec::new();
         for package in &self.packages {
             let rule = format!("{package}.violation");

@@ -1,0 +1,375 @@
+//! Evaluation of a [`PolicySet`] over the fleet, kept incrementally: node-scope constraints are
+//! evaluated per node and re-evaluated only for a node whose document changed; cluster-scope
+//! constraints see compact per-node summaries and label groups (built in Rust, never compared
+//! pairwise in Rego) and are re-evaluated when any node changes. A constraint that fails to
+//! evaluate (runtime error, time limit) is reported as "could not evaluate", never as passing.
+//!
+//! Blocking (regorus): call from `spawn_blocking` or a dedicated thread.
+
+use std::collections::BTreeMap;
+
+use regorus::Value as Rv;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::engine::Violation;
+use crate::model::{Constraint, Enforcement, PolicySet, Scope};
+
+/// Version of the report's shape.
+pub const REPORT_FORMAT: &str = "palisade.cluster-report/1";
+
+/// One violation of one constraint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The constraint violated.
+    pub constraint: String,
+    /// Its template.
+    pub template: String,
+    /// What the violation means.
+    pub enforcement: Enforcement,
+    /// The nodes it names (one for node-scope templates).
+    pub nodes: Vec<String>,
+    /// What an operator reads.
+    pub message: String,
+    /// The template's details.
+    pub details: Value,
+}
+
+/// A constraint that could not be evaluated (for one node, or for the cluster).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unevaluated {
+    /// The constraint.
+    pub constraint: String,
+    /// The node, for node-scope constraints.
+    pub node: Option<String>,
+    /// Why.
+    pub reason: String,
+}
+
+/// Totals of one constraint (like a Gatekeeper audit's `totalViolations`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Total {
+    /// The constraint.
+    pub constraint: String,
+    /// Its template.
+    pub template: String,
+    /// Node or cluster.
+    pub scope: Scope,
+    /// What a violation means.
+    pub enforcement: Enforcement,
+    /// Nodes the constraint selects.
+    pub nodes_selected: usize,
+    /// Violations.
+    pub violations: usize,
+    /// Distinct nodes named by violations.
+    pub nodes_violating: usize,
+    /// Evaluations that failed.
+    pub could_not_evaluate: usize,
+}
+
+/// The fleet's state under the policy set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// [`REPORT_FORMAT`].
+    pub format: String,
+    /// Nodes known.
+    pub nodes: usize,
+    /// Per constraint, in the set's order.
+    pub totals: Vec<Total>,
+    /// Every violation.
+    pub violations: Vec<Finding>,
+    /// Every failed evaluation.
+    pub could_not_evaluate: Vec<Unevaluated>,
+}
+
+type Outcome = Result<Vec<Finding>, String>;
+
+struct Node {
+    labels: BTreeMap<String, String>,
+    /// `input.node`, converted once.
+    doc: Rv,
+    /// What cluster-scope templates see of it.
+    summary: Rv,
+}
+
+/// The outcomes of one constraint.
+#[derive(Debug, Clone, Default)]
+struct Slot {
+    /// Node scope: per selected node.
+    per_node: BTreeMap<String, Outcome>,
+    /// Cluster scope.
+    cluster: Option<Outcome>,
+}
+
+/// The evaluated fleet.
+pub struct Evaluator {
+    set: PolicySet,
+    nodes: BTreeMap<String, Node>,
+    /// One per constraint, in the set's order.
+    slots: Vec<Slot>,
+    now: i64,
+}
+
+impl std::fmt::Debug for Evaluator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evaluator")
+            .field("nodes", &self.nodes.len())
+            .field("constraints", &self.set.constraints().len())
+            .finish()
+    }
+}
+
+impl Evaluator {
+    /// An empty fleet under `set`.
+    pub fn new(set: PolicySet) -> Self {
+        Self {
+            slots: vec![Slot::default(); set.constraints().len()],
+            set,
+            nodes: BTreeMap::new(),
+            now: 0,
+        }
+    }
+
+    /// The policy set.
+    pub fn set(&self) -> &PolicySet {
+        &self.set
+    }
+
+    /// Loads every node (`id` → `input.node` document) and evaluates everything once; `now`
+    /// is the time (unix seconds) cluster-scope templates compare attestation times with.
+    pub fn load_all(&mut self, nodes: impl IntoIterator<Item = (String, Value)>, now: i64) {
+        self.now = now;
+        for (id, doc) in nodes {
+            self.insert(id.clone(), &doc);
+            self.evaluate_node(&id);
+        }
+        self.evaluate_cluster();
+    }
+
+    /// A node's document changed (or it is new): re-evaluates its node-scope constraints and
+    /// every cluster-scope constraint.
+    pub fn upsert(&mut self, id: &str, doc: &Value, now: i64) {
+        self.now = now;
+        self.insert(id.to_owned(), doc);
+        self.evaluate_node(id);
+        self.evaluate_cluster();
+    }
+
+    /// A node left the fleet.
+    pub fn remove(&mut self, id: &str, now: i64) {
+        self.now = now;
+        if self.nodes.remove(id).is_some() {
+            for slot in &mut self.slots {
+                slot.per_node.remove(id);
+            }
+            self.evaluate_cluster();
+        }
+    }
+
+    /// The findings that name `id`, from node- and cluster-scope constraints.
+    pub fn findings_for(&self, id: &str) -> Vec<Finding> {
+        self.findings()
+            .filter(|f| f.nodes.iter().any(|n| n == id))
+            .cloned()
+            .collect()
+    }
+
+    /// The whole fleet's report.
+    pub fn report(&self) -> Report {
+        let mut totals = Vec::new();
+        let mut could_not_evaluate = Vec::new();
+        for (c, slot) in self.set.constraints().iter().zip(&self.slots) {
+            let (found, failed) = outcomes_of(c, slot);
+            let mut violating: Vec<&String> = found.iter().flat_map(|f| &f.nodes).collect();
+            violating.sort();
+            violating.dedup();
+            totals.push(Total {
+                constraint: c.name.clone(),
+                template: c.template.clone(),
+                scope: self
+                    .set
+                    .template_of(c)
+                    .map_or(Scope::Node, |t| t.spec.scope),
+                enforcement: c.enforcement,
+                nodes_selected: self
+                    .nodes
+                    .values()
+                    .filter(|n| c.selector.selects(&n.labels))
+                    .count(),
+                violations: found.len(),
+                nodes_violating: violating.len(),
+                could_not_evaluate: failed.len(),
+            });
+            could_not_evaluate.extend(failed);
+        }
+        Report {
+            format: REPORT_FORMAT.to_owned(),
+            nodes: self.nodes.len(),
+            totals,
+            violations: self.findings().cloned().collect(),
+            could_not_evaluate,
+        }
+    }
+
+    fn findings(&self) -> impl Iterator<Item = &Finding> {
+        self.slots
+            .iter()
+            .flat_map(|s| s.per_node.values().chain(&s.cluster))
+            .filter_map(|o| o.as_ref().ok())
+            .flatten()
+    }
+
+    fn insert(&mut self, id: String, doc: &Value) {
+        let labels = doc
+            .get("labels")
+            .and_then(|l| serde_json::from_value(l.clone()).ok())
+            .unwrap_or_default();
+        let summary = Rv::from(summary(&id, doc));
+        self.nodes.insert(
+            id,
+            Node {
+                labels,
+                doc: Rv::from(doc.clone()),
+                summary,
+            },
+        );
+    }
+
+    fn evaluate_node(&mut self, id: &str) {
+        let Some(node) = self.nodes.get(id) else {
+            return;
+        };
+        for (c, slot) in self.set.constraints().iter().zip(&mut self.slots) {
+            let Some(t) = self.set.template_of(c) else {
+                continue;
+            };
+            if t.spec.scope != Scope::Node {
+                continue;
+            }
+            if !c.selector.selects(&node.labels) {
+                slot.per_node.remove(id);
+                continue;
+            }
+            let input = object([
+                ("node", node.doc.clone()),
+                ("parameters", Rv::from(c.parameters.clone())),
+            ]);
+            let outcome = t
+                .policy
+                .evaluate_value(input)
+                .map(|vs| vs.into_iter().map(|v| finding(c, v, Some(id))).collect())
+                .map_err(|e| e.to_string());
+            slot.per_node.insert(id.to_owned(), outcome);
+        }
+    }
+
+    fn evaluate_cluster(&mut self) {
+        for (c, slot) in self.set.constraints().iter().zip(&mut self.slots) {
+            let Some(t) = self.set.template_of(c) else {
+                continue;
+            };
+            if t.spec.scope != Scope::Cluster {
+                continue;
+            }
+            let input = object([
+                ("cluster", cluster_input(&self.nodes, c, self.now)),
+                ("parameters", Rv::from(c.parameters.clone())),
+            ]);
+            let outcome = t
+                .policy
+                .evaluate_value(input)
+                .map(|vs| vs.into_iter().map(|v| finding(c, v, None)).collect())
+                .map_err(|e| e.to_string());
+            slot.cluster = Some(outcome);
+        }
+    }
+}
+
+/// `{now, nodes: {id: summary}, groups: {"key=value": [ids]}}` of the nodes `c` selects.
+fn cluster_input(all: &BTreeMap<String, Node>, c: &Constraint, now: i64) -> Rv {
+    let mut nodes = BTreeMap::new();
+    let mut groups: BTreeMap<String, Vec<Rv>> = BTreeMap::new();
+    for (id, node) in all.iter().filter(|(_, n)| c.selector.selects(&n.labels)) {
+        nodes.insert(Rv::from(id.as_str()), node.summary.clone());
+        for (k, v) in &node.labels {
+            groups
+                .entry(format!("{k}={v}"))
+                .or_default()
+                .push(Rv::from(id.as_str()));
+        }
+    }
+    let groups: BTreeMap<Rv, Rv> = groups
+        .into_iter()
+        .map(|(k, ids)| (Rv::from(k), Rv::from(ids)))
+        .collect();
+    object([
+        ("now", Rv::from(now)),
+        ("nodes", Rv::from(nodes)),
+        ("groups", Rv::from(groups)),
+    ])
+}
+
+/// The findings and failed evaluations of one constraint.
+fn outcomes_of<'a>(c: &Constraint, slot: &'a Slot) -> (Vec<&'a Finding>, Vec<Unevaluated>) {
+    let mut found = Vec::new();
+    let mut failed = Vec::new();
+    let per_node = slot.per_node.iter().map(|(n, o)| (Some(n), o));
+    for (node, outcome) in per_node.chain(slot.cluster.iter().map(|o| (None, o))) {
+        match outcome {
+            Ok(f) => found.extend(f),
+            Err(reason) => failed.push(Unevaluated {
+                constraint: c.name.clone(),
+                node: node.cloned(),
+                reason: reason.clone(),
+            }),
+        }
+    }
+    (found, failed)
+}
+
+/// What cluster-scope templates see of a node: identity, attestation, firewall digests.
+fn summary(id: &str, doc: &Value) -> Value {
+    let firewall = doc.get("firewall").filter(|f| f.is_object());
+    json!({
+        "id": id,
+        "labels": doc.get("labels").cloned().unwrap_or_else(|| json!({})),
+        "attestation": doc.get("attestation").cloned().unwrap_or(Value::Null),
+        "firewall": {
+            "digest": firewall.and_then(|f| f.get("digest")).cloned().unwrap_or(Value::Null),
+            "digests": firewall.and_then(|f| f.get("digests")).cloned().unwrap_or_else(|| json!({})),
+        },
+    })
+}
+
+fn object<const N: usize>(fields: [(&str, Rv); N]) -> Rv {
+    let map: BTreeMap<Rv, Rv> = fields.into_iter().map(|(k, v)| (Rv::from(k), v)).collect();
+    Rv::from(map)
+}
+
+fn finding(c: &Constraint, v: Violation, node: Option<&str>) -> Finding {
+    let nodes = match node {
+        Some(id) => vec![id.to_owned()],
+        None => v
+            .details
+            .get("nodes")
+            .and_then(Value::as_array)
+            .map(|ns| {
+                ns.iter()
+                    .filter_map(|n| n.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    let details = v.details.get("details").cloned().unwrap_or(v.details);
+    Finding {
+        constraint: c.name.clone(),
+        template: c.template.clone(),
+        enforcement: c.enforcement,
+        nodes,
+        message: v.message,
+        details,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -8,6 +8,7 @@ mod extensions;
 pub mod library;
 pub mod model;
 pub mod schema;
+pub mod testing;
 
 pub use extensions::{intersects as cidr_intersects, parse as parse_cidr, Cidr};
 

@@ -100,6 +100,7 @@ async fn measure(
         metrics: Metrics::default(),
         live: Default::default(),
         verdicts: Default::default(),
+        cluster: None,
     });
     let scheduler = Scheduler::new(ctx.clone(), 64);
     tokio::spawn(scheduler.run(Cadence::new(interval, interval)));

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use crate::app::AppState;
 
 mod approvals;
+mod cluster;
 mod credentials;
 mod openapi;
 mod policies;
@@ -55,6 +56,8 @@ pub fn router(state: AppState) -> Router {
             "/v1/approvals",
             post(approvals::approve).get(approvals::list),
         )
+        .route("/v1/cluster/report", get(cluster::report))
+        .route("/v1/cluster/nodes/{id}", get(cluster::node))
         .route("/v1/policies", get(policies::list))
         .route("/v1/policies/{hash}", get(policies::show))
         .route("/metrics", get(metrics))
@@ -285,6 +288,9 @@ async fn remove(
         .live
         .publish(LiveEvent::membership("removed", &a.id));
     app.ctx.verdicts.forget(&a.id);
+    if let Some(view) = &app.ctx.cluster {
+        view.remove(&a.id);
+    }
     Ok(Json(json!({ "agent_id": a.id, "removed": true })))
 }
 

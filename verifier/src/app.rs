@@ -51,6 +51,9 @@ pub enum StartError {
     /// The record-signing key.
     #[error(transparent)]
     RecordKey(#[from] KeyError),
+    /// The cluster policy directory does not load.
+    #[error("cluster policies: {0}")]
+    ClusterPolicy(#[from] crate::cluster::LoadError),
     /// The EK CA directory is unusable.
     #[error("EK CA directory: {0}")]
     EkTrust(#[from] crate::ek::EkTrustError),
@@ -193,15 +196,31 @@ pub async fn start(
         &config.state_dir,
     ))?);
     tracing::info!(key = %records.public_hex(), "durable records signed with this key");
+    let exposures: Arc<crate::exposures::ExposureCache> = Arc::default();
+    let cluster = match &config.cluster_policy_dir {
+        None => None,
+        Some(dir) => {
+            let set = crate::cluster::load_dir(dir)?;
+            tracing::info!(dir = %dir.display(), constraints = set.constraints().len(), templates = set.templates().len(), "cluster policies loaded");
+            let view = crate::cluster::ClusterView::start(set, exposures.clone()).map_err(|source| {
+                StartError::Io {
+                    what: "starting the cluster policy thread".into(),
+                    source,
+                }
+            })?;
+            Some(view)
+        }
+    };
     let ctx = Arc::new(Context {
         store,
         policy,
         clients: AgentClients::new(material.client.clone(), config.quote_timeout),
-        exposures: Arc::default(),
+        exposures,
         records,
         metrics: Metrics::default(),
         live: Default::default(),
         verdicts: Default::default(),
+        cluster,
     });
     let scheduler = Scheduler::new(ctx.clone(), config.max_concurrency);
     let state = AppState {

@@ -53,6 +53,8 @@ pub struct Context {
     pub live: Live,
     /// The last node-policy verdict per agent, by what the input is made of.
     pub verdicts: VerdictCache,
+    /// Cluster policies over the fleet, when configured.
+    pub cluster: Option<crate::cluster::ClusterView>,
 }
 
 /// The outcome of judging, before it is stored.
@@ -192,6 +194,9 @@ pub async fn attest_with(
     let result = ResultRecord { id, ..result };
     ctx.live
         .publish(LiveEvent::result(&result, &agent.last_outcome));
+    if let Some(view) = &ctx.cluster {
+        crate::cluster::observe(ctx, view, agent, &result, attempt.documents).await;
+    }
     match result.outcome {
         Outcome::Pass => tracing::info!(result = id, "attestation passed"),
         Outcome::Fail => {

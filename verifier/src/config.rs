@@ -55,6 +55,9 @@ pub struct RawConfig {
     pub require_approval: bool,
     /// Directory of `.rego` modules to use as the node policy instead of the shipped baseline.
     pub policy_dir: Option<PathBuf>,
+    /// Cluster policies: templates (added to the shipped library) and constraints
+    /// (`constraints.json`) evaluated over every node and the fleet (`docs/cluster-policy.md`).
+    pub cluster_policy_dir: Option<PathBuf>,
     /// Webhook (Alertmanager-compatible JSON) that receives an alert on every state change.
     pub alert_webhook: Option<String>,
     /// File holding the webhook's HMAC key; default `<state_dir>/alert-hmac.key`, created.
@@ -111,6 +114,8 @@ pub struct Config {
     pub require_approval: bool,
     /// Custom policy directory.
     pub policy_dir: Option<PathBuf>,
+    /// Cluster policy directory.
+    pub cluster_policy_dir: Option<PathBuf>,
     /// Alert delivery, if a webhook is configured.
     pub alerts: Option<AlertConfig>,
 }
@@ -210,6 +215,7 @@ impl RawConfig {
             require_ek_certificate: self.require_ek_certificate,
             require_approval: self.require_approval,
             policy_dir: self.policy_dir,
+            cluster_policy_dir: self.cluster_policy_dir,
             alerts,
         })
     }

@@ -12,7 +12,7 @@ use crate::exposures::ExposureCache;
 use crate::store::AgentRecord;
 
 /// Version of the input document's shape.
-pub const INPUT_VERSION: u32 = 3;
+pub const INPUT_VERSION: u32 = 4;
 
 /// Who the evidence is from, as the policy sees it.
 #[derive(Debug, Clone, Copy)]
@@ -65,22 +65,48 @@ pub fn node(agent: Subject<'_>, judgement: &Judgement, cache: &ExposureCache) ->
         .as_ref()
         .and_then(|s| s.log)
         .map_or(0, |l| l.offset);
+    let digests: Map<String, Value> = docs
+        .iter()
+        .map(|(ns, doc)| ((*ns).to_owned(), doc.canonical.digest().to_string().into()))
+        .collect();
+    let digest = digests.values().next().cloned().unwrap_or(Value::Null);
+    let by_kind = |k: &str| -> Map<String, Value> {
+        let prefix = format!("{k}/");
+        judgement
+            .documents
+            .iter()
+            .filter_map(|(key, doc)| Some((key.strip_prefix(&prefix)?.to_owned(), doc.value.clone())))
+            .collect()
+    };
+    let kernel = by_kind(kind::KERNEL).into_iter().next().map_or(Value::Null, |(_, v)| v);
     json!({
         "version": INPUT_VERSION,
         "node": {
             "id": agent.id,
             "labels": agent.labels,
             "attestation": {
+                "verified": true,
                 "pcr": agent.pcr,
                 "log_entries": log_entries,
             },
             "firewall": {
+                "digest": digest,
+                "digests": digests,
                 "ruleset": ruleset,
                 "rulesets": rulesets,
                 "exposure": first_exposure,
                 "exposures": exposures,
                 "exposure_errors": errors,
             },
+            "network": by_kind(kind::NETWORK),
+            "runtime": {
+                "bpf": by_kind(kind::BPF),
+                "sockets": by_kind(kind::SOCKETS),
+                "kernel": kernel,
+            },
+            // Measured boot and IMA: not collected yet (the IMA issue adds them).
+            "boot": null,
+            "ima": null,
         }
     })
 }

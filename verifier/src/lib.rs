@@ -9,6 +9,7 @@ pub mod app;
 pub mod attest;
 pub mod audit;
 pub mod changes;
+pub mod cluster;
 pub mod config;
 pub mod ear;
 pub mod ek;

@@ -18,8 +18,9 @@ const CAPACITY: usize = 4096;
 /// One event on the stream (`data:` of an SSE event whose `event:` is `kind`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveEvent {
-    /// `result`, `enrolled`, `approved` (released by an operator), `removed` or `missed` (a
-    /// push-mode agent's evidence is overdue).
+    /// `result`, `enrolled`, `approved` (released by an operator), `removed`, `missed` (a
+    /// push-mode agent's evidence is overdue), `violation` or `violation_cleared` (a cluster
+    /// policy finding naming the agent).
     pub kind: String,
     /// The agent.
     pub agent_id: String,
@@ -52,6 +53,15 @@ impl LiveEvent {
             outcome: Some(result.outcome.as_str().into()),
             previous: Some(previous.into()),
             reasons,
+        }
+    }
+
+    /// A cluster-policy finding naming `agent_id` that appeared (`violation`) or cleared
+    /// (`violation_cleared`); `reasons` holds `constraint: message`.
+    pub fn cluster(kind: &str, agent_id: &str, finding: &palisade_cluster_policy::Finding) -> Self {
+        Self {
+            reasons: vec![format!("{}: {}", finding.constraint, finding.message)],
+            ..Self::membership(kind, agent_id)
         }
     }
 

@@ -25,6 +25,7 @@ mod tests {
     const CREDENTIALS: &str = include_str!("credentials.rs");
     const POLICIES: &str = include_str!("policies.rs");
     const APPROVALS: &str = include_str!("approvals.rs");
+    const CLUSTER: &str = include_str!("cluster.rs");
     const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
     /// `(path, method) → handler` from the `.route(...)` calls in `api.rs`.
@@ -58,6 +59,7 @@ mod tests {
             Some(("credentials", name)) => (CREDENTIALS, name),
             Some(("policies", name)) => (POLICIES, name),
             Some(("approvals", name)) => (APPROVALS, name),
+            Some(("cluster", name)) => (CLUSTER, name),
             Some(("registrar", _)) => return "anonymous".into(),
             Some(("openapi" | "push", _)) => return "anonymous".into(),
             _ => (API, handler),

@@ -28,6 +28,8 @@ mod diff;
 mod fleet;
 #[path = "palisade/policies.rs"]
 mod policies;
+#[path = "palisade/policy.rs"]
+mod policy;
 #[path = "palisade/show.rs"]
 mod show;
 #[path = "palisade/watch.rs"]
@@ -83,6 +85,10 @@ enum Command {
     /// Node policies the verifier has run, by name and version.
     #[command(subcommand)]
     Policies(policies::Policies),
+    /// Cluster policies offline (templates and constraints): evaluate over a file, run Rego
+    /// unit tests with coverage.
+    #[command(subcommand)]
+    Policy(policy::Policy),
     /// API credentials (client certificates with a role); admin only.
     #[command(subcommand)]
     Credentials(credentials::Credentials),
@@ -271,6 +277,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Diff(args) => return diff::run_diff(&cli, args).await,
         Command::Audit(command) => return audit::run(command, || Api::new(&cli), cli.json).await,
+        Command::Policy(command) => return policy::run(command, || Api::new(&cli), cli.json).await,
         Command::Policies(command) => {
             policies::run(&Api::new(&cli)?, command, cli.json).await?;
             return Ok(ExitCode::SUCCESS);
@@ -337,6 +344,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Status
         | Command::Credentials(_)
         | Command::Policies(_)
+        | Command::Policy(_)
         | Command::Watch { .. } => bail!("unreachable: handled above"),
         Command::Agents(Agents::List) => ("GET", "/v1/agents".to_owned()),
         Command::Agents(Agents::Show { id }) => ("GET", format!("/v1/agents/{id}")),
@@ -374,6 +382,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Status
         | Command::Credentials(_)
         | Command::Policies(_)
+        | Command::Policy(_)
         | Command::Watch { .. }
         | Command::Agents(Agents::Ear { .. } | Agents::Enroll { .. } | Agents::Approvals) => {}
         Command::Agents(Agents::Label { id, .. }) => {

@@ -30,6 +30,7 @@ async fn context(dir: &tempfile::TempDir, agents: &[&str]) -> Arc<Context> {
         metrics: Metrics::default(),
         live: Default::default(),
         verdicts: Default::default(),
+        cluster: None,
     })
 }
 

@@ -56,7 +56,10 @@ pub fn templates(limits: Limits) -> Result<Vec<Template>, ModelError> {
 pub fn test_modules() -> Vec<(String, String)> {
     let mut modules = Vec::new();
     for s in SHIPPED {
-        modules.push((format!("templates/{}/template.rego", s.dir), s.rego.to_owned()));
+        modules.push((
+            format!("templates/{}/template.rego", s.dir),
+            s.rego.to_owned(),
+        ));
         if let Some(tests) = s.tests {
             let path = format!("templates/{}/template_test.rego", s.dir);
             modules.push((path, tests.to_owned()));

@@ -172,12 +172,18 @@ mod tests {
             .collect();
         assert_eq!(got[0], ("test_admin_allowed".into(), Outcome::Pass));
         assert_eq!(got[1], ("test_guest_allowed".into(), Outcome::Fail));
-        assert!(matches!(&got[2].1, Outcome::Error(e) if e.contains("to_number")), "{got:?}");
+        assert!(
+            matches!(&got[2].1, Outcome::Error(e) if e.contains("to_number")),
+            "{got:?}"
+        );
         assert!(!report.passed());
         assert_eq!(report.coverage.len(), 1, "test modules are not measured");
         let p = &report.coverage[0];
         assert!(p.covered.contains(&4), "{p:?}");
-        assert!(p.not_covered.contains(&8), "deny's second line was never reached: {p:?}");
+        assert!(
+            p.not_covered.contains(&8),
+            "deny's second line was never reached: {p:?}"
+        );
         assert!(p.percent() > 0.0 && p.percent() < 100.0);
     }
 

@@ -202,12 +202,13 @@ pub async fn start(
         Some(dir) => {
             let set = crate::cluster::load_dir(dir)?;
             tracing::info!(dir = %dir.display(), constraints = set.constraints().len(), templates = set.templates().len(), "cluster policies loaded");
-            let view = crate::cluster::ClusterView::start(set, exposures.clone()).map_err(|source| {
-                StartError::Io {
-                    what: "starting the cluster policy thread".into(),
-                    source,
-                }
-            })?;
+            let view =
+                crate::cluster::ClusterView::start(set, exposures.clone()).map_err(|source| {
+                    StartError::Io {
+                        what: "starting the cluster policy thread".into(),
+                        source,
+                    }
+                })?;
             Some(view)
         }
     };

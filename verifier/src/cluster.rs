@@ -44,7 +44,10 @@ pub fn load_dir(dir: &Path) -> Result<PolicySet, LoadError> {
     let mut templates: Vec<Template> = library::templates(Limits::default())?;
     let mut constraints: Vec<Constraint> = Vec::new();
     for path in walk(dir)? {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if name == "template.json" {
             let spec: TemplateSpec = read_json(&path)?;
             let rego_path = path.with_file_name("template.rego");
@@ -145,7 +148,9 @@ impl ClusterView {
     /// Feeds one stored result; returns what changed.
     pub async fn update(&self, update: NodeUpdate) -> Result<Delta, Stopped> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Msg::Update(Box::new(update), reply)).map_err(|_| Stopped)?;
+        self.tx
+            .send(Msg::Update(Box::new(update), reply))
+            .map_err(|_| Stopped)?;
         rx.await.map_err(|_| Stopped)
     }
 
@@ -164,7 +169,9 @@ impl ClusterView {
     /// One node's document and the findings naming it (`None`: not seen since start).
     pub async fn node(&self, id: &str) -> Result<Option<(Value, Vec<Finding>)>, Stopped> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Msg::Node(id.to_owned(), reply)).map_err(|_| Stopped)?;
+        self.tx
+            .send(Msg::Node(id.to_owned(), reply))
+            .map_err(|_| Stopped)?;
         rx.await.map_err(|_| Stopped)
     }
 }
@@ -189,7 +196,9 @@ fn run(mut evaluator: Evaluator, exposures: &ExposureCache, rx: &mpsc::Receiver<
                 let _ = reply.send(evaluator.report());
             }
             Msg::Node(id, reply) => {
-                let found = docs.get(&id).map(|d| (d.clone(), evaluator.findings_for(&id)));
+                let found = docs
+                    .get(&id)
+                    .map(|d| (d.clone(), evaluator.findings_for(&id)));
                 let _ = reply.send(found);
             }
         }
@@ -202,7 +211,12 @@ fn keyed(findings: Vec<Finding>) -> Keyed {
     findings
         .into_iter()
         .map(|f| {
-            let key = format!("{}\u{0}{}\u{0}{}", f.constraint, f.nodes.join(","), f.message);
+            let key = format!(
+                "{}\u{0}{}\u{0}{}",
+                f.constraint,
+                f.nodes.join(","),
+                f.message
+            );
             (key, f)
         })
         .collect()
@@ -212,8 +226,14 @@ fn delta(before: &Keyed, after: &Keyed) -> Delta {
     let old: BTreeSet<&String> = before.keys().collect();
     let new: BTreeSet<&String> = after.keys().collect();
     Delta {
-        raised: new.difference(&old).filter_map(|k| after.get(*k).cloned()).collect(),
-        cleared: old.difference(&new).filter_map(|k| before.get(*k).cloned()).collect(),
+        raised: new
+            .difference(&old)
+            .filter_map(|k| after.get(*k).cloned())
+            .collect(),
+        cleared: old
+            .difference(&new)
+            .filter_map(|k| before.get(*k).cloned())
+            .collect(),
     }
 }
 
@@ -287,10 +307,14 @@ pub async fn observe(
     for f in &delta.cleared {
         tracing::info!(constraint = %f.constraint, nodes = ?f.nodes, message = %f.message, "cluster policy violation cleared");
     }
-    for (kind, findings) in [("violation", &delta.raised), ("violation_cleared", &delta.cleared)] {
+    for (kind, findings) in [
+        ("violation", &delta.raised),
+        ("violation_cleared", &delta.cleared),
+    ] {
         for f in findings {
             for node in &f.nodes {
-                ctx.live.publish(crate::live::LiveEvent::cluster(kind, node, f));
+                ctx.live
+                    .publish(crate::live::LiveEvent::cluster(kind, node, f));
             }
         }
     }

@@ -75,10 +75,15 @@ pub fn node(agent: Subject<'_>, judgement: &Judgement, cache: &ExposureCache) ->
         judgement
             .documents
             .iter()
-            .filter_map(|(key, doc)| Some((key.strip_prefix(&prefix)?.to_owned(), doc.value.clone())))
+            .filter_map(|(key, doc)| {
+                Some((key.strip_prefix(&prefix)?.to_owned(), doc.value.clone()))
+            })
             .collect()
     };
-    let kernel = by_kind(kind::KERNEL).into_iter().next().map_or(Value::Null, |(_, v)| v);
+    let kernel = by_kind(kind::KERNEL)
+        .into_iter()
+        .next()
+        .map_or(Value::Null, |(_, v)| v);
     json!({
         "version": INPUT_VERSION,
         "node": {

@@ -5,6 +5,7 @@ mod api;
 mod approvals;
 mod attestation;
 mod audit;
+mod cluster;
 mod diff;
 mod ear;
 mod ek;

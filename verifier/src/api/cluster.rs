@@ -24,7 +24,10 @@ pub(super) async fn report(
     _caller: Viewer,
     State(app): State<AppState>,
 ) -> Result<Json<Report>, ApiError> {
-    let report = view(&app)?.report().await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let report = view(&app)?
+        .report()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(report))
 }
 
@@ -40,7 +43,9 @@ pub(super) async fn node(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let (node, findings) = found.ok_or_else(|| {
-        ApiError::NotFound(format!("node {id} has no result since the verifier started"))
+        ApiError::NotFound(format!(
+            "node {id} has no result since the verifier started"
+        ))
     })?;
     Ok(Json(json!({ "node": node, "findings": findings })))
 }

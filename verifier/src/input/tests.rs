@@ -182,3 +182,37 @@ fn truncated_facts_fail_the_foundation_policy_closed() {
     assert_eq!(msgs.len(), 1, "{msgs:?}");
     assert!(msgs[0].contains("memory budget"), "{}", msgs[0]);
 }
+
+#[test]
+fn node_documents_match_the_shipped_schema_verified_or_not() {
+    let schema: serde_json::Value = serde_json::from_str(include_str!(
+        "../../../cluster-policy/schema/node-input.schema.json"
+    ))
+    .unwrap();
+    let cache = ExposureCache::default();
+    let mut update = crate::cluster::NodeUpdate {
+        id: "web1".into(),
+        labels: [("role".to_owned(), "web".to_owned())].into(),
+        pcr: 15,
+        outcome: crate::store::Outcome::Pass,
+        at: 1_700_000_000,
+        documents: judgement(443).documents,
+    };
+    let verified = crate::cluster::node_document(&update, &cache);
+    let problems = palisade_cluster_policy::schema::violations(&schema, &verified);
+    assert!(problems.is_empty(), "{problems:?}\n{verified}");
+    assert_eq!(verified["attestation"]["verified"], true);
+    assert_eq!(verified["attestation"]["outcome"], "pass");
+    assert_eq!(
+        verified["firewall"]["digests"]["host"],
+        verified["firewall"]["digest"]
+    );
+
+    // Evidence that did not verify: the fact, never content.
+    update.documents.clear();
+    update.outcome = crate::store::Outcome::Fail;
+    let unverified = crate::cluster::node_document(&update, &cache);
+    assert!(palisade_cluster_policy::schema::violations(&schema, &unverified).is_empty());
+    assert_eq!(unverified["attestation"]["verified"], false);
+    assert!(unverified["firewall"].is_null() && unverified["runtime"].is_null());
+}

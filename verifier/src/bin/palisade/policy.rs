@@ -62,7 +62,8 @@ pub async fn run(
 
 async fn explain(api: &Api, node: &str, json: bool) -> anyhow::Result<ExitCode> {
     let bytes = api.get_bytes(&format!("/v1/cluster/nodes/{node}")).await?;
-    let body: Value = serde_json::from_slice(&bytes).context("the verifier's answer is not JSON")?;
+    let body: Value =
+        serde_json::from_slice(&bytes).context("the verifier's answer is not JSON")?;
     if json {
         println!("{}", serde_json::to_string_pretty(&body)?);
         return Ok(ExitCode::SUCCESS);
@@ -74,7 +75,10 @@ async fn explain(api: &Api, node: &str, json: bool) -> anyhow::Result<ExitCode> 
     let attestation = doc.get("attestation").cloned().unwrap_or(Value::Null);
     let field = |v: &Value, k: &str| v.get(k).map_or("?".to_owned(), |x| x.to_string());
     println!("node {node}");
-    println!("  labels:      {}", doc.get("labels").unwrap_or(&Value::Null));
+    println!(
+        "  labels:      {}",
+        doc.get("labels").unwrap_or(&Value::Null)
+    );
     println!(
         "  attestation: outcome {}, verified {}, at {}",
         field(&attestation, "outcome"),
@@ -98,11 +102,13 @@ async fn explain(api: &Api, node: &str, json: bool) -> anyhow::Result<ExitCode> 
             println!("      {}", f.details);
         }
     }
-    Ok(if findings.iter().any(|f| f.enforcement == Enforcement::Deny) {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(
+        if findings.iter().any(|f| f.enforcement == Enforcement::Deny) {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }
 
 fn eval(input: &Path, dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
@@ -196,7 +202,11 @@ fn test(dir: Option<&Path>, coverage: bool, json: bool) -> anyhow::Result<ExitCo
             let us = c.duration.as_micros();
             println!("{word:<5} {}.{} ({us} µs){why}", c.package, c.name);
         }
-        let passed = report.cases.iter().filter(|c| c.outcome == Outcome::Pass).count();
+        let passed = report
+            .cases
+            .iter()
+            .filter(|c| c.outcome == Outcome::Pass)
+            .count();
         println!("{passed}/{} passed", report.cases.len());
         if coverage {
             for f in &report.coverage {

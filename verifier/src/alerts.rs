@@ -4,6 +4,7 @@
 //! (`store/outbox.rs`) and delivered by [`outbox::run`] with retries and backoff, so a restart
 //! loses none.
 
+pub mod cluster;
 pub mod outbox;
 
 use std::collections::BTreeMap;

@@ -307,14 +307,21 @@ pub async fn observe(
     for f in &delta.cleared {
         tracing::info!(constraint = %f.constraint, nodes = ?f.nodes, message = %f.message, "cluster policy violation cleared");
     }
-    for (kind, findings) in [
-        ("violation", &delta.raised),
-        ("violation_cleared", &delta.cleared),
+    let at = crate::store::now();
+    for (kind, firing, findings) in [
+        ("violation", true, &delta.raised),
+        ("violation_cleared", false, &delta.cleared),
     ] {
         for f in findings {
             for node in &f.nodes {
                 ctx.live
                     .publish(crate::live::LiveEvent::cluster(kind, node, f));
+            }
+            let Some(payload) = crate::alerts::cluster::payload(f, firing, &at) else {
+                continue;
+            };
+            if let Err(error) = ctx.store.queue_alert(&f.constraint, &payload).await {
+                tracing::error!(%error, constraint = %f.constraint, "cluster alert not queued");
             }
         }
     }

@@ -47,6 +47,22 @@ pub(super) async fn enqueue(
 }
 
 impl Store {
+    /// Queues `payload` about `agent_id` (cluster findings: the constraint) on its own, when
+    /// alerts are on. Returns whether it was queued.
+    pub async fn queue_alert(
+        &self,
+        agent_id: &str,
+        payload: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        if !self.alerts {
+            return Ok(false);
+        }
+        let mut tx = self.pool.begin().await?;
+        enqueue(&mut tx, agent_id, &super::now(), payload).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Queues an alert if `result` changes the agent's outcome (read before it is updated).
     pub(super) async fn queue_change(
         &self,

@@ -1,0 +1,154 @@
+//! Cluster-policy evaluation at fleet scale: N generated nodes (roles web/db/cache, 20 open-port
+//! facts each, a few deliberate deviations) under two shipped templates — `firewall_consistency`
+//! (cluster scope, group by role) and `admin_ports` (node scope) — timed for a full evaluation
+//! and for the incremental re-evaluation after one node changes.
+//! `cargo bench -p palisade-cluster-policy --bench cluster -- [N…]` (default 1000 10000).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    missing_docs,
+    reason = "benchmark set-up and report"
+)]
+
+use std::time::{Duration, Instant};
+
+use palisade_cluster_policy::{library, Constraint, Evaluator, Limits, PolicySet};
+use serde_json::{json, Value};
+
+const ROLES: [&str; 3] = ["web", "db", "cache"];
+
+/// A node's open-port facts: 20 entries, ssh only from the bastion range, plus `extra`.
+fn open_ports(role: &str, extra: Option<Value>) -> Vec<Value> {
+    let mut ports: Vec<Value> = (0..19)
+        .map(|i| {
+            let port = match role {
+                "web" => 8000 + i,
+                "db" => 5400 + i,
+                _ => 6300 + i,
+            };
+            fact(port, "0.0.0.0/0", 0)
+        })
+        .collect();
+    ports.push(fact(22, "10.0.0.0/24", 24));
+    ports.extend(extra);
+    ports
+}
+
+fn fact(port: u16, source: &str, prefix: u8) -> Value {
+    json!({"family": "ipv4", "hook": "input", "proto": "tcp", "port_from": port, "port_to": port,
+        "sources": [source], "widest_prefix": prefix, "destinations": ["0.0.0.0/0"], "iif": null,
+        "iif_except": ["lo"], "loopback_only": false, "certain": true,
+        "via": [{"table": "inet filter", "chain": "input", "index": 3,
+                 "text": format!("tcp dport {port} accept")}]})
+}
+
+/// Node `i` of `n`: every 997th web node runs another firewall, every 1499th exposes ssh.
+fn node(i: usize) -> (String, Value) {
+    let role = ROLES[(i * 7 + i / 3) % 3];
+    let drift = role == "web" && i % 997 == 5;
+    let ssh = i % 1499 == 11;
+    let digest = if drift {
+        format!("{role}-v0")
+    } else {
+        format!("{role}-v1")
+    };
+    let extra = ssh.then(|| fact(22, "0.0.0.0/0", 0));
+    let id = format!("node-{i:05}");
+    let exposure = json!({"format": "palisade-exposure-v1", "families": {},
+        "open_ports": open_ports(role, extra), "loopback": {}, "unevaluated": [],
+        "truncated": false});
+    let doc = json!({
+        "id": id, "labels": {"role": role},
+        "attestation": {"verified": true, "outcome": "pass", "at": 1_000, "pcr": 15, "log_entries": 9},
+        "firewall": {"digest": digest, "digests": {"host": digest}, "ruleset": null, "rulesets": {},
+                     "exposure": exposure, "exposures": {"host": exposure}, "exposure_errors": {}},
+        "network": {}, "runtime": {"bpf": {}, "sockets": {}, "kernel": null},
+        "boot": null, "ima": null,
+    });
+    (id, doc)
+}
+
+fn set() -> PolicySet {
+    let constraints: Vec<Constraint> = serde_json::from_value(json!([
+        {"name": "same-firewall-per-role", "template": "firewall_consistency",
+         "parameters": {"group_by": "role"}},
+        {"name": "no-admin-ports", "template": "admin_ports", "parameters": {}},
+    ]))
+    .unwrap();
+    PolicySet::new(library::templates(Limits::default()).unwrap(), constraints).unwrap()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn run(n: usize) {
+    let nodes: Vec<(String, Value)> = (0..n).map(node).collect();
+    let mut fulls = Vec::new();
+    let mut evaluator = Evaluator::new(set());
+    for _ in 0..3 {
+        let mut e = Evaluator::new(set());
+        let t = Instant::now();
+        e.load_all(nodes.clone(), 2_000);
+        fulls.push(t.elapsed());
+        evaluator = e;
+    }
+    let report = evaluator.report();
+    // Incremental: one web node's firewall changes, then changes back.
+    let (id, mut doc) = nodes
+        .iter()
+        .find(|(_, d)| d["labels"]["role"] == "web")
+        .cloned()
+        .unwrap();
+    let original = doc["firewall"]["digest"].clone();
+    let mut incs = Vec::new();
+    for round in 0..21 {
+        let digest = if round % 2 == 0 {
+            json!("web-v9")
+        } else {
+            original.clone()
+        };
+        doc["firewall"]["digest"] = digest;
+        let t = Instant::now();
+        evaluator.upsert(&id, &doc, 2_000);
+        incs.push(t.elapsed());
+    }
+    let t = Instant::now();
+    let _ = evaluator.report();
+    let report_time = t.elapsed();
+    let per_constraint: Vec<String> = report
+        .totals
+        .iter()
+        .map(|t| format!("{} {}", t.constraint, t.violations))
+        .collect();
+    println!(
+        "nodes {n:>6}  full {:>9.1} ms  incremental {:>7.2} ms  report {:>6.2} ms  violations [{}]",
+        ms(median(fulls)),
+        ms(median(incs)),
+        ms(report_time),
+        per_constraint.join(", ")
+    );
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![1000, 10_000]
+    } else {
+        sizes
+    };
+    for n in sizes {
+        run(n);
+    }
+}

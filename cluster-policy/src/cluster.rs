@@ -139,10 +139,13 @@ impl Evaluator {
     /// is the time (unix seconds) cluster-scope templates compare attestation times with.
     pub fn load_all(&mut self, nodes: impl IntoIterator<Item = (String, Value)>, now: i64) {
         self.now = now;
+        let mut ids = Vec::new();
         for (id, doc) in nodes {
             self.insert(id.clone(), &doc);
-            self.evaluate_node(&id);
+            ids.push(id);
         }
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        self.evaluate_nodes(&ids);
         self.evaluate_cluster();
     }
 
@@ -151,7 +154,7 @@ impl Evaluator {
     pub fn upsert(&mut self, id: &str, doc: &Value, now: i64) {
         self.now = now;
         self.insert(id.to_owned(), doc);
-        self.evaluate_node(id);
+        self.evaluate_nodes(&[id]);
         self.evaluate_cluster();
     }
 
@@ -235,10 +238,9 @@ impl Evaluator {
         );
     }
 
-    fn evaluate_node(&mut self, id: &str) {
-        let Some(node) = self.nodes.get(id) else {
-            return;
-        };
+    /// Re-evaluates the node-scope constraints for `ids`: one engine per constraint for all
+    /// of them (parameters converted once), never one per node and constraint.
+    fn evaluate_nodes(&mut self, ids: &[&str]) {
         for (c, slot) in self.set.constraints().iter().zip(&mut self.slots) {
             let Some(t) = self.set.template_of(c) else {
                 continue;
@@ -246,20 +248,23 @@ impl Evaluator {
             if t.spec.scope != Scope::Node {
                 continue;
             }
-            if !c.selector.selects(&node.labels) {
-                slot.per_node.remove(id);
-                continue;
+            let parameters = Rv::from(c.parameters.clone());
+            let mut session = t.policy.session();
+            for id in ids {
+                let Some(node) = self.nodes.get(*id) else {
+                    continue;
+                };
+                if !c.selector.selects(&node.labels) {
+                    slot.per_node.remove(*id);
+                    continue;
+                }
+                let input = object([("node", node.doc.clone()), ("parameters", parameters.clone())]);
+                let outcome = session
+                    .evaluate(input)
+                    .map(|vs| vs.into_iter().map(|v| finding(c, v, Some(id))).collect())
+                    .map_err(|e| e.to_string());
+                slot.per_node.insert((*id).to_owned(), outcome);
             }
-            let input = object([
-                ("node", node.doc.clone()),
-                ("parameters", Rv::from(c.parameters.clone())),
-            ]);
-            let outcome = t
-                .policy
-                .evaluate_value(input)
-                .map(|vs| vs.into_iter().map(|v| finding(c, v, Some(id))).collect())
-                .map_err(|e| e.to_string());
-            slot.per_node.insert(id.to_owned(), outcome);
         }
     }
 

@@ -171,21 +171,59 @@ impl Policy {
     /// As [`Policy::evaluate`], over an input already converted to a regorus value (callers
     /// that evaluate one document under many policies convert it once).
     pub fn evaluate_value(&self, input: regorus::Value) -> Result<Vec<Violation>, PolicyError> {
+        self.session().evaluate(input)
+    }
+
+    /// An engine of its own for several evaluations in a row (one clone instead of one per
+    /// input; regorus resets its evaluation state on every call). Blocking, like `evaluate`.
+    pub fn session(&self) -> Session<'_> {
         let mut engine = self.engine.clone();
         engine.set_execution_timer_config(ExecutionTimerConfig {
             limit: self.limits.time,
-            check_interval: NonZeroU32::MIN,
+            check_interval: TIMER_CHECK_INTERVAL,
         });
-        engine.set_input(input);
+        Session {
+            policy: self,
+            engine,
+        }
+    }
+}
+
+/// Evaluation steps between two reads of the clock for the time limit: a read per step
+/// costs more than many policies' own work.
+const TIMER_CHECK_INTERVAL: NonZeroU32 = match NonZeroU32::new(64) {
+    Some(n) => n,
+    None => NonZeroU32::MIN,
+};
+
+/// A policy's engine, reused across evaluations.
+pub struct Session<'p> {
+    policy: &'p Policy,
+    engine: regorus::Engine,
+}
+
+impl std::fmt::Debug for Session<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("policy", &self.policy.reference)
+            .finish()
+    }
+}
+
+impl Session<'_> {
+    /// Evaluates every package's `violation` set against `input`.
+    pub fn evaluate(&mut self, input: regorus::Value) -> Result<Vec<Violation>, PolicyError> {
+        self.engine.set_input(input);
         let mut violations = Vec::new();
-        for package in &self.packages {
+        for package in &self.policy.packages {
             let rule = format!("{package}.violation");
             let eval_err = |reason: String| PolicyError::Eval {
-                policy: self.reference.name.clone(),
+                policy: self.policy.reference.name.clone(),
                 rule: rule.clone(),
                 reason,
             };
-            let value = engine
+            let value = self
+                .engine
                 .eval_rule(rule.clone())
                 .map_err(|e| eval_err(e.to_string()))?;
             violations.extend(to_violations(package, &value).map_err(eval_err)?);

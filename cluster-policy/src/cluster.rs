@@ -90,6 +90,9 @@ struct Node {
     doc: Rv,
     /// What cluster-scope templates see of it.
     summary: Rv,
+    /// The summary without the attestation time: when it changes, cluster-scope constraints
+    /// are re-evaluated at once.
+    shape: Value,
 }
 
 /// The outcomes of one constraint.
@@ -108,6 +111,8 @@ pub struct Evaluator {
     /// One per constraint, in the set's order.
     slots: Vec<Slot>,
     now: i64,
+    /// A node was re-attested without a change cluster-scope constraints would see at once.
+    cluster_stale: bool,
 }
 
 impl std::fmt::Debug for Evaluator {
@@ -127,6 +132,7 @@ impl Evaluator {
             set,
             nodes: BTreeMap::new(),
             now: 0,
+            cluster_stale: false,
         }
     }
 
@@ -149,13 +155,31 @@ impl Evaluator {
         self.evaluate_cluster();
     }
 
-    /// A node's document changed (or it is new): re-evaluates its node-scope constraints and
-    /// every cluster-scope constraint.
+    /// A node's new document: re-evaluates its node-scope constraints, and the cluster-scope
+    /// ones when what they see of it changed (labels, outcome, verification, firewall
+    /// digests; not only the attestation time — [`Evaluator::tick`] catches up on that).
     pub fn upsert(&mut self, id: &str, doc: &Value, now: i64) {
         self.now = now;
-        self.insert(id.to_owned(), doc);
+        let changed = self.insert(id.to_owned(), doc);
         self.evaluate_nodes(&[id]);
+        if changed {
+            self.evaluate_cluster();
+        } else {
+            self.cluster_stale = true;
+        }
+    }
+
+    /// Time passed (and maybe nodes were re-attested unchanged): re-evaluates the
+    /// cluster-scope constraints, e.g. freshness, at `now`. Call it periodically (the
+    /// verifier: every second).
+    pub fn tick(&mut self, now: i64) {
+        self.now = now;
         self.evaluate_cluster();
+    }
+
+    /// Whether a re-attestation is waiting for [`Evaluator::tick`].
+    pub fn cluster_stale(&self) -> bool {
+        self.cluster_stale
     }
 
     /// A node left the fleet.
@@ -214,7 +238,8 @@ impl Evaluator {
         }
     }
 
-    fn findings(&self) -> impl Iterator<Item = &Finding> {
+    /// Every current finding (cheaper than a whole [`Evaluator::report`]).
+    pub fn findings(&self) -> impl Iterator<Item = &Finding> {
         self.slots
             .iter()
             .flat_map(|s| s.per_node.values().chain(&s.cluster))
@@ -222,20 +247,28 @@ impl Evaluator {
             .flatten()
     }
 
-    fn insert(&mut self, id: String, doc: &Value) {
+    /// Stores `doc`; returns whether the node is new or its summary's shape changed.
+    fn insert(&mut self, id: String, doc: &Value) -> bool {
         let labels = doc
             .get("labels")
             .and_then(|l| serde_json::from_value(l.clone()).ok())
             .unwrap_or_default();
-        let summary = Rv::from(summary(&id, doc));
+        let summary = summary(&id, doc);
+        let mut shape = summary.clone();
+        if let Some(a) = shape.get_mut("attestation").and_then(Value::as_object_mut) {
+            a.remove("at");
+        }
+        let changed = self.nodes.get(&id).is_none_or(|old| old.shape != shape);
         self.nodes.insert(
             id,
             Node {
                 labels,
                 doc: Rv::from(doc.clone()),
-                summary,
+                summary: Rv::from(summary),
+                shape,
             },
         );
+        changed
     }
 
     /// Re-evaluates the node-scope constraints for `ids`: one engine per constraint for all
@@ -258,7 +291,10 @@ impl Evaluator {
                     slot.per_node.remove(*id);
                     continue;
                 }
-                let input = object([("node", node.doc.clone()), ("parameters", parameters.clone())]);
+                let input = object([
+                    ("node", node.doc.clone()),
+                    ("parameters", parameters.clone()),
+                ]);
                 let outcome = session
                     .evaluate(input)
                     .map(|vs| vs.into_iter().map(|v| finding(c, v, Some(id))).collect())
@@ -269,6 +305,7 @@ impl Evaluator {
     }
 
     fn evaluate_cluster(&mut self) {
+        self.cluster_stale = false;
         for (c, slot) in self.set.constraints().iter().zip(&mut self.slots) {
             let Some(t) = self.set.template_of(c) else {
                 continue;

@@ -197,18 +197,22 @@ pub async fn start(
     ))?);
     tracing::info!(key = %records.public_hex(), "durable records signed with this key");
     let exposures: Arc<crate::exposures::ExposureCache> = Arc::default();
+    let live = crate::live::Live::default();
     let cluster = match &config.cluster_policy_dir {
         None => None,
         Some(dir) => {
             let set = crate::cluster::load_dir(dir)?;
             tracing::info!(dir = %dir.display(), constraints = set.constraints().len(), templates = set.templates().len(), "cluster policies loaded");
-            let view =
-                crate::cluster::ClusterView::start(set, exposures.clone()).map_err(|source| {
-                    StartError::Io {
-                        what: "starting the cluster policy thread".into(),
-                        source,
-                    }
-                })?;
+            let view = crate::cluster::ClusterView::start(
+                set,
+                exposures.clone(),
+                live.clone(),
+                store.clone(),
+            )
+            .map_err(|source| StartError::Io {
+                what: "starting the cluster policy thread".into(),
+                source,
+            })?;
             Some(view)
         }
     };
@@ -219,7 +223,7 @@ pub async fn start(
         exposures,
         records,
         metrics: Metrics::default(),
-        live: Default::default(),
+        live,
         verdicts: Default::default(),
         cluster,
     });

@@ -195,7 +195,7 @@ pub async fn attest_with(
     ctx.live
         .publish(LiveEvent::result(&result, &agent.last_outcome));
     if let Some(view) = &ctx.cluster {
-        crate::cluster::observe(ctx, view, agent, &result, attempt.documents).await;
+        crate::cluster::observe(view, agent, &result, attempt.documents).await;
     }
     match result.outcome {
         Outcome::Pass => tracing::info!(result = id, "attestation passed"),

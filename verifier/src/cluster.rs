@@ -8,10 +8,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use palisade_cluster_policy::cluster::Report;
 use palisade_cluster_policy::{
-    library, Constraint, Evaluator, Finding, Limits, ModelError, PolicySet, Template, TemplateSpec,
+    library, Constraint, Evaluator, Finding, Limits, ModelError, PolicySet, Scope, Template,
+    TemplateSpec,
 };
 use palisade_evidence::verify::{Judgement, VerifiedDocument};
 use serde_json::{json, Value};
@@ -19,7 +21,8 @@ use tokio::sync::oneshot;
 
 use crate::exposures::ExposureCache;
 use crate::input;
-use crate::store::Outcome;
+use crate::live::Live;
+use crate::store::{Outcome, Store};
 
 /// Why the cluster policy directory does not load.
 #[derive(Debug, thiserror::Error)]
@@ -118,7 +121,7 @@ pub struct Delta {
 }
 
 enum Msg {
-    Update(Box<NodeUpdate>, oneshot::Sender<Delta>),
+    Update(Box<NodeUpdate>, oneshot::Sender<()>),
     Remove(String, i64),
     Report(oneshot::Sender<Report>),
     Node(String, oneshot::Sender<Option<(Value, Vec<Finding>)>>),
@@ -137,16 +140,29 @@ pub struct Stopped;
 
 impl ClusterView {
     /// Starts the actor thread over `set`.
-    pub fn start(set: PolicySet, exposures: Arc<ExposureCache>) -> std::io::Result<Self> {
+    /// Starts the actor thread over `set`, and the task (on the current tokio runtime) that
+    /// logs each change of findings, sends it to live watchers and queues its alert.
+    pub fn start(
+        set: PolicySet,
+        exposures: Arc<ExposureCache>,
+        live: Live,
+        store: Store,
+    ) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel();
+        let (deltas, mut changes) = tokio::sync::mpsc::unbounded_channel();
         std::thread::Builder::new()
             .name("cluster-policy".into())
-            .spawn(move || run(Evaluator::new(set), &exposures, &rx))?;
+            .spawn(move || run(Evaluator::new(set), &exposures, &rx, &deltas))?;
+        tokio::spawn(async move {
+            while let Some(delta) = changes.recv().await {
+                deliver(&live, &store, &delta).await;
+            }
+        });
         Ok(Self { tx })
     }
 
-    /// Feeds one stored result; returns what changed.
-    pub async fn update(&self, update: NodeUpdate) -> Result<Delta, Stopped> {
+    /// Feeds one stored result; returns once it is evaluated (changes are delivered apart).
+    pub async fn update(&self, update: NodeUpdate) -> Result<(), Stopped> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Msg::Update(Box::new(update), reply))
@@ -176,40 +192,75 @@ impl ClusterView {
     }
 }
 
-fn run(mut evaluator: Evaluator, exposures: &ExposureCache, rx: &mpsc::Receiver<Msg>) {
+/// How often cluster-scope constraints are re-evaluated when no node changed what they see
+/// (time-based templates such as freshness; nodes re-attested unchanged).
+const TICK: Duration = Duration::from_secs(1);
+
+fn run(
+    mut evaluator: Evaluator,
+    exposures: &ExposureCache,
+    rx: &mpsc::Receiver<Msg>,
+    deltas: &tokio::sync::mpsc::UnboundedSender<Delta>,
+) {
     let mut docs: BTreeMap<String, Value> = BTreeMap::new();
-    while let Ok(msg) = rx.recv() {
-        match msg {
-            Msg::Update(update, reply) => {
-                let before = keyed(evaluator.report().violations);
+    let ticking = evaluator.set().constraints().iter().any(|c| {
+        evaluator
+            .set()
+            .template_of(c)
+            .is_some_and(|t| t.spec.scope == Scope::Cluster)
+    });
+    let mut last_tick = Instant::now();
+    loop {
+        let wait = TICK.saturating_sub(last_tick.elapsed());
+        match rx.recv_timeout(wait) {
+            Ok(Msg::Update(update, reply)) => {
+                let before = keyed(evaluator.findings());
                 let doc = node_document(&update, exposures);
                 evaluator.upsert(&update.id, &doc, update.at);
                 docs.insert(update.id.clone(), doc);
-                let after = keyed(evaluator.report().violations);
-                let _ = reply.send(delta(&before, &after));
+                send(deltas, &before, &evaluator);
+                let _ = reply.send(());
             }
-            Msg::Remove(id, now) => {
+            Ok(Msg::Remove(id, now)) => {
+                let before = keyed(evaluator.findings());
                 evaluator.remove(&id, now);
                 docs.remove(&id);
+                send(deltas, &before, &evaluator);
             }
-            Msg::Report(reply) => {
+            Ok(Msg::Report(reply)) => {
                 let _ = reply.send(evaluator.report());
             }
-            Msg::Node(id, reply) => {
+            Ok(Msg::Node(id, reply)) => {
                 let found = docs
                     .get(&id)
                     .map(|d| (d.clone(), evaluator.findings_for(&id)));
                 let _ = reply.send(found);
             }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
+        if ticking && last_tick.elapsed() >= TICK {
+            let before = keyed(evaluator.findings());
+            evaluator.tick(unix_now());
+            send(deltas, &before, &evaluator);
+            last_tick = Instant::now();
+        }
+    }
+}
+
+/// Sends what changed since `before`, if anything did.
+fn send(deltas: &tokio::sync::mpsc::UnboundedSender<Delta>, before: &Keyed, evaluator: &Evaluator) {
+    let d = delta(before, &keyed(evaluator.findings()));
+    if !d.raised.is_empty() || !d.cleared.is_empty() {
+        let _ = deltas.send(d);
     }
 }
 
 type Keyed = BTreeMap<String, Finding>;
 
-fn keyed(findings: Vec<Finding>) -> Keyed {
+fn keyed<'a>(findings: impl Iterator<Item = &'a Finding>) -> Keyed {
     findings
-        .into_iter()
+        .cloned()
         .map(|f| {
             let key = format!(
                 "{}\u{0}{}\u{0}{}",
@@ -277,10 +328,9 @@ pub fn unix_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// Feeds a stored result to the cluster view and tells watchers (and the log) which findings
-/// appeared and cleared. A stopped evaluator is logged, never fatal to the attestation.
+/// Feeds a stored result to the cluster view. A stopped evaluator is logged, never fatal to
+/// the attestation.
 pub async fn observe(
-    ctx: &crate::attest::Context,
     view: &ClusterView,
     agent: &crate::store::AgentRecord,
     result: &crate::store::ResultRecord,
@@ -294,13 +344,14 @@ pub async fn observe(
         at: unix_now(),
         documents,
     };
-    let delta = match view.update(update).await {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::error!(error = %e, "cluster policies not evaluated");
-            return;
-        }
-    };
+    if let Err(e) = view.update(update).await {
+        tracing::error!(error = %e, "cluster policies not evaluated");
+    }
+}
+
+/// Logs a change of findings, sends it to live watchers (one event per node named) and
+/// queues its alert.
+async fn deliver(live: &Live, store: &Store, delta: &Delta) {
     for f in &delta.raised {
         tracing::warn!(constraint = %f.constraint, nodes = ?f.nodes, message = %f.message, "cluster policy violated");
     }
@@ -314,13 +365,12 @@ pub async fn observe(
     ] {
         for f in findings {
             for node in &f.nodes {
-                ctx.live
-                    .publish(crate::live::LiveEvent::cluster(kind, node, f));
+                live.publish(crate::live::LiveEvent::cluster(kind, node, f));
             }
             let Some(payload) = crate::alerts::cluster::payload(f, firing, &at) else {
                 continue;
             };
-            if let Err(error) = ctx.store.queue_alert(&f.constraint, &payload).await {
+            if let Err(error) = store.queue_alert(&f.constraint, &payload).await {
                 tracing::error!(%error, constraint = %f.constraint, "cluster alert not queued");
             }
         }

@@ -217,3 +217,30 @@ fn a_template_in_the_wrong_package_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn an_unchanged_re_attestation_waits_for_the_tick_and_a_change_does_not() {
+    let mut e = Evaluator::new(set(vec![constraint(
+        "web-same",
+        "same_digest",
+        &[("role", "web")],
+        json!({"group_by": "role", "reference": "d1"}),
+    )]));
+    e.load_all(fleet(), 200);
+    assert!(!e.cluster_stale());
+    // Only the attestation time moved: cluster scope waits for the tick.
+    let (id, mut doc) = node("web-01", "web", &[443], "d1");
+    doc["attestation"]["at"] = json!(300);
+    e.upsert(&id, &doc, 300);
+    assert!(e.cluster_stale());
+    e.tick(301);
+    assert!(!e.cluster_stale());
+    // The firewall changed: evaluated at once.
+    let (id, drifted) = node("web-01", "web", &[443], "d7");
+    e.upsert(&id, &drifted, 302);
+    assert!(!e.cluster_stale());
+    assert_eq!(
+        messages(&e),
+        ["web-same [\"web-01\"] web-01 differs in group role=web"]
+    );
+}

@@ -88,6 +88,39 @@ mod tests {
             .collect();
         assert!(failed.is_empty(), "{failed:#?}");
         assert!(report.passed());
+        // A node template's Rego `defaults` (used without parameters) agree with its schema's.
+        let mut checked = 0;
+        for t in &templates {
+            let mut engine = crate::new_engine().unwrap();
+            engine
+                .add_policy(
+                    "t.rego".into(),
+                    SHIPPED
+                        .iter()
+                        .find(|s| s.dir == t.spec.name)
+                        .unwrap()
+                        .rego
+                        .into(),
+                )
+                .unwrap();
+            let rule = format!("data.palisade.templates.{}.defaults", t.spec.name);
+            let Ok(rego) = engine.eval_rule(rule) else {
+                continue;
+            };
+            let rego: serde_json::Value =
+                serde_json::from_str(&rego.to_json_str().unwrap()).unwrap();
+            let schema = crate::schema::with_defaults(&t.spec.parameters, &serde_json::json!({}));
+            for (key, value) in schema.as_object().unwrap() {
+                assert_eq!(
+                    rego.get(key),
+                    Some(value),
+                    "{}: default of {key}",
+                    t.spec.name
+                );
+            }
+            checked += 1;
+        }
+        assert!(checked >= 7, "only {checked} templates have Rego defaults");
         assert!(SHIPPED.len() >= 9, "the shipped library lost templates");
     }
 }

@@ -220,7 +220,17 @@ async fn ear(
         .agent(&id)
         .await?
         .is_some_and(|a| a.ek_status.starts_with(crate::ek::VERIFIED));
-    let claims = crate::ear::claims(&record, ek_verified);
+    // Cluster findings are the fleet's state now: they belong to the latest result only.
+    let latest = app.ctx.store.results(&id, 1).await?.first().map(|r| r.id);
+    let cluster = match (&app.ctx.cluster, latest == Some(result)) {
+        (Some(view), true) => view
+            .node(&id)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map(|(_, findings)| findings),
+        _ => None,
+    };
+    let claims = crate::ear::claims(&record, ek_verified, cluster.as_deref());
     match query.format.as_deref() {
         None | Some("jwt") => {
             let token = crate::ear::jwt(&claims, &app.ctx.records);

@@ -7,11 +7,14 @@
 //! the enrolled AK, fresh), `configuration` (the measured firewall/network/runtime documents and
 //! the policy over them), `hardware` (2 when the agent's EK certificate was verified against a
 //! trusted manufacturer CA at enrolment, else 0). `executables` and `file-system` stay 0 (no
-//! claim) until IMA is appraised.
+//! claim) until IMA is appraised. The EAR of an agent's latest result also carries the current
+//! cluster-policy findings naming it; a `deny` finding makes `configuration` contraindicated.
 
 use base64::Engine as _;
 use palisade_evidence::{Reason, ReasonCode};
 use serde_json::{json, Map, Value};
+
+use palisade_cluster_policy::{Enforcement, Finding};
 
 use crate::audit::key::RecordKey;
 use crate::store::{Outcome, ResultRecord};
@@ -126,11 +129,19 @@ fn worse(a: i8, b: i8) -> i8 {
 }
 
 /// The EAR claims set for one stored result of an agent whose EK certificate was (or was not)
-/// verified at enrolment.
-pub fn claims(result: &ResultRecord, ek_verified: bool) -> Value {
+/// verified at enrolment; `cluster`: the cluster-policy findings naming the agent now (given
+/// for its latest result only).
+pub fn claims(result: &ResultRecord, ek_verified: bool, cluster: Option<&[Finding]>) -> Value {
     let mut vector = Vector::of(result.outcome, &result.reasons);
     if ek_verified && result.outcome != Outcome::Error {
         vector.hardware = claim::AFFIRMING;
+    }
+    let denied = cluster
+        .into_iter()
+        .flatten()
+        .any(|f| f.enforcement == Enforcement::Deny);
+    if denied && result.outcome != Outcome::Error {
+        vector.configuration = worse(vector.configuration, claim::CONTRAINDICATED);
     }
     let iat =
         time::OffsetDateTime::parse(&result.at, &time::format_description::well_known::Rfc3339)
@@ -151,6 +162,9 @@ pub fn claims(result: &ResultRecord, ek_verified: bool) -> Value {
         appraisal.insert("palisade.error".into(), error.clone().into());
     }
     appraisal.insert("palisade.documents".into(), json!(result.documents));
+    if let Some(findings) = cluster {
+        appraisal.insert("palisade.cluster-findings".into(), json!(findings));
+    }
     json!({
         "eat_profile": PROFILE,
         "iat": iat,

@@ -1,7 +1,7 @@
 //! Cluster policies end to end: three namespace hosts with swtpm agents, one verifier with a
 //! "every web node has the same firewall" constraint. One host drifts (ssh opened) → exactly
-//! one cluster violation, naming it, in the report, in `palisade policy explain` and on the
-//! live stream; it comes back → the violation clears.
+//! one cluster violation, naming it, in the report, in `palisade policy explain`, in the EAR of
+//! its latest result and in the log; it comes back → the violation clears.
 
 use std::time::Duration;
 
@@ -87,6 +87,10 @@ fn one_drifting_host_is_the_one_cluster_violation_and_it_clears_when_it_comes_ba
         explained["node"]["attestation"]["verified"], true,
         "{explained}"
     );
+    // The EAR of its latest result carries the finding.
+    let ear = verifier.cli(&["agents", "ear", "cl2"]).unwrap();
+    let carried = &ear["submods"]["cl2"]["palisade.cluster-findings"];
+    assert_eq!(carried[0]["constraint"], "web-same-firewall", "{ear}");
     let text = verifier
         .cli_command(&["policy", "explain", "cl1"])
         .unwrap()

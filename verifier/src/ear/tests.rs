@@ -75,7 +75,7 @@ fn claims_name_the_agent_policy_and_result_and_the_jwt_verifies_with_the_record_
         version: 3,
         hash: "ab".repeat(32),
     });
-    let c = claims(&r, false);
+    let c = claims(&r, false, None);
     assert_eq!(c["eat_profile"], PROFILE);
     assert_eq!(c["iat"], 1_796_464_800);
     let sub = &c["submods"]["web-1"];
@@ -87,7 +87,7 @@ fn claims_name_the_agent_policy_and_result_and_the_jwt_verifies_with_the_record_
         format!("palisade:policy/foundation@3#sha256:{}", "ab".repeat(32))
     );
     assert_eq!(sub["palisade.result"], 42);
-    let genuine = claims(&r, true);
+    let genuine = claims(&r, true, None);
     assert_eq!(
         genuine["submods"]["web-1"]["ear.trustworthiness-vector"]["hardware"],
         2
@@ -107,4 +107,39 @@ fn claims_name_the_agent_policy_and_result_and_the_jwt_verifies_with_the_record_
     let signed = format!("{}.{}", parts[0], parts[1]);
     assert!(public.verifies(signed.as_bytes(), &signature));
     assert!(!public.verifies(format!("{signed}x").as_bytes(), &signature));
+}
+
+#[test]
+fn a_deny_cluster_finding_contraindicates_the_configuration_and_is_carried() {
+    let r = testing::result("web-1", Outcome::Pass);
+    let finding = |enforcement| palisade_cluster_policy::Finding {
+        constraint: "web-same-firewall".into(),
+        template: "firewall_consistency".into(),
+        enforcement,
+        nodes: vec![r.agent_id.clone()],
+        message: "differs".into(),
+        details: serde_json::json!({}),
+    };
+    let warned = claims(
+        &r,
+        false,
+        Some(&[finding(palisade_cluster_policy::Enforcement::Warn)]),
+    );
+    let sub = &warned["submods"][r.agent_id.as_str()];
+    assert_eq!(sub["ear.trustworthiness-vector"]["configuration"], 2);
+    assert_eq!(
+        sub["palisade.cluster-findings"][0]["constraint"],
+        "web-same-firewall"
+    );
+    let denied = claims(
+        &r,
+        false,
+        Some(&[finding(palisade_cluster_policy::Enforcement::Deny)]),
+    );
+    let sub = &denied["submods"][r.agent_id.as_str()];
+    assert_eq!(sub["ear.trustworthiness-vector"]["configuration"], 96);
+    assert_eq!(sub["ear.status"], "contraindicated");
+    assert!(claims(&r, false, None)["submods"][r.agent_id.as_str()]
+        .get("palisade.cluster-findings")
+        .is_none());
 }

@@ -213,6 +213,13 @@ pub async fn start(
                 what: "starting the cluster policy thread".into(),
                 source,
             })?;
+            let (restoring, from) = (view.clone(), store.clone());
+            tokio::spawn(async move {
+                match crate::cluster::restore(&from, &restoring).await {
+                    Ok(n) => tracing::info!(nodes = n, "cluster view restored from stored results"),
+                    Err(error) => tracing::error!(%error, "cluster view not restored"),
+                }
+            });
             Some(view)
         }
     };

@@ -376,3 +376,49 @@ async fn deliver(live: &Live, store: &Store, delta: &Delta) {
         }
     }
 }
+
+/// Rebuilds the cluster view after a (re)start from each monitored agent's latest stored
+/// result: its verified documents (read back by digest and checked against it), or — when
+/// that result did not verify — only the fact. Without this the view would fill only as agents
+/// attest again.
+pub async fn restore(store: &Store, view: &ClusterView) -> Result<usize, crate::store::StoreError> {
+    let mut restored = 0;
+    for agent in store.agents().await? {
+        if !agent.monitored() {
+            continue;
+        }
+        let Some(latest) = store.results(&agent.id, 1).await?.into_iter().next() else {
+            continue;
+        };
+        let mut documents = BTreeMap::new();
+        for (key, digest) in &latest.documents {
+            let Some(bytes) = store.document(digest).await? else {
+                continue;
+            };
+            match palisade_evidence::canonical::Canonical::verify_bytes(&bytes) {
+                Ok((canonical, value)) if canonical.digest().to_string() == *digest => {
+                    documents.insert(key.clone(), VerifiedDocument { canonical, value });
+                }
+                _ => {
+                    tracing::warn!(agent = %agent.id, %key, "stored document does not match its digest; left out")
+                }
+            }
+        }
+        let at =
+            time::OffsetDateTime::parse(&latest.at, &time::format_description::well_known::Rfc3339)
+                .map_or(0, time::OffsetDateTime::unix_timestamp);
+        let update = NodeUpdate {
+            id: agent.id.clone(),
+            labels: agent.labels.clone(),
+            pcr: agent.pcr,
+            outcome: latest.outcome,
+            at,
+            documents,
+        };
+        if view.update(update).await.is_err() {
+            break;
+        }
+        restored += 1;
+    }
+    Ok(restored)
+}

@@ -1,7 +1,8 @@
 //! Cluster policies end to end: three namespace hosts with swtpm agents, one verifier with a
 //! "every web node has the same firewall" constraint. One host drifts (ssh opened) → exactly
 //! one cluster violation, naming it, in the report, in `palisade policy explain`, in the EAR of
-//! its latest result and in the log; it comes back → the violation clears.
+//! its latest result and in the log; it comes back → the violation clears; after `kill -9`
+//! the verifier rebuilds the view from the stored results.
 
 use std::time::Duration;
 
@@ -49,7 +50,7 @@ fn one_drifting_host_is_the_one_cluster_violation_and_it_clears_when_it_comes_ba
         "cluster_policy_dir = {:?}",
         dir.path().display().to_string()
     );
-    let verifier = Verifier::start_with(&gateways, Duration::from_millis(300), &extra).unwrap();
+    let mut verifier = Verifier::start_with(&gateways, Duration::from_millis(300), &extra).unwrap();
     let _agents: Vec<Proc> = hosts
         .iter()
         .map(|h| start_agent(h, &verifier).unwrap())
@@ -108,4 +109,20 @@ fn one_drifting_host_is_the_one_cluster_violation_and_it_clears_when_it_comes_ba
         verifier.proc.log_tail()
     );
     assert!(log.contains("cluster policy violation cleared"));
+
+    // kill -9: the restarted verifier rebuilds the view from the stored results.
+    verifier.kill_and_restart().unwrap();
+    verifier
+        .proc
+        .wait_for_log(
+            "cluster view restored from stored results",
+            Duration::from_secs(30),
+        )
+        .unwrap();
+    assert!(
+        verifier.proc.log().contains("nodes=3"),
+        "{}",
+        verifier.proc.log_tail()
+    );
+    report_until(&verifier, "three compliant nodes after the restart", clean);
 }

@@ -202,6 +202,8 @@ pub async fn start(
         None => None,
         Some(dir) => {
             let set = crate::cluster::load_dir(dir)?;
+            let versions = crate::cluster::record_versions(&store, &set).await?;
+            tracing::info!(?versions, "cluster policy templates and constraints stored");
             tracing::info!(dir = %dir.display(), constraints = set.constraints().len(), templates = set.templates().len(), "cluster policies loaded");
             let view = crate::cluster::ClusterView::start(
                 set,

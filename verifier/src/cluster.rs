@@ -1,20 +1,16 @@
 //! Cluster policies in the verifier: one actor thread owns the incremental evaluator
 //! (`palisade_cluster_policy::Evaluator`; regorus is blocking CPU work, never run on an async
 //! worker). Every stored result sends the node's document — built from verified evidence
-//! only; a node whose evidence did not verify carries that fact and no content — and gets back
-//! which findings appeared and which cleared.
+//! only; a node whose evidence did not verify carries that fact and no content; what changes
+//! in the findings is logged, streamed and alerted. `load` reads and versions the policies.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use palisade_cluster_policy::cluster::Report;
-use palisade_cluster_policy::{
-    library, Constraint, Evaluator, Finding, Limits, ModelError, PolicySet, Scope, Template,
-    TemplateSpec,
-};
+use palisade_cluster_policy::{Evaluator, Finding, PolicySet, Scope};
 use palisade_evidence::verify::{Judgement, VerifiedDocument};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -23,76 +19,6 @@ use crate::exposures::ExposureCache;
 use crate::input;
 use crate::live::Live;
 use crate::store::{Outcome, Store};
-
-/// Why the cluster policy directory does not load.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    /// A file could not be read or parsed.
-    #[error("{path}: {reason}")]
-    File {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
-    /// Templates or constraints are inconsistent.
-    #[error(transparent)]
-    Model(#[from] ModelError),
-}
-
-/// The shipped templates, replaced or extended by `dir`'s (`<name>/template.json` with
-/// `template.rego` beside it), and `dir`'s constraints (`constraints.json`,
-/// `*.constraints.json`: arrays).
-pub fn load_dir(dir: &Path) -> Result<PolicySet, LoadError> {
-    let mut templates: Vec<Template> = library::templates(Limits::default())?;
-    let mut constraints: Vec<Constraint> = Vec::new();
-    for path in walk(dir)? {
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        if name == "template.json" {
-            let spec: TemplateSpec = read_json(&path)?;
-            let rego_path = path.with_file_name("template.rego");
-            let rego = std::fs::read_to_string(&rego_path).map_err(|e| file(&rego_path, e))?;
-            templates.retain(|t| t.spec.name != spec.name);
-            templates.push(Template::load(spec, &rego, Limits::default())?);
-        } else if name == "constraints.json" || name.ends_with(".constraints.json") {
-            constraints.extend(read_json::<Vec<Constraint>>(&path)?);
-        }
-    }
-    Ok(PolicySet::new(templates, constraints)?)
-}
-
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, LoadError> {
-    let bytes = std::fs::read(path).map_err(|e| file(path, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| file(path, e))
-}
-
-fn file(path: &Path, e: impl std::fmt::Display) -> LoadError {
-    LoadError::File {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    }
-}
-
-/// Every file under `dir`, sorted.
-pub fn walk(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for entry in std::fs::read_dir(&d).map_err(|e| file(&d, e))? {
-            let path = entry.map_err(|e| file(&d, e))?.path();
-            if path.is_dir() {
-                todo.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
 
 /// What one stored result tells the cluster view.
 #[derive(Debug)]
@@ -422,3 +348,9 @@ pub async fn restore(store: &Store, view: &ClusterView) -> Result<usize, crate::
     }
     Ok(restored)
 }
+
+mod load;
+pub use load::{load_dir, record_versions, walk, LoadError};
+
+#[cfg(test)]
+mod tests;

@@ -140,18 +140,16 @@ fn run(
         let wait = TICK.saturating_sub(last_tick.elapsed());
         match rx.recv_timeout(wait) {
             Ok(Msg::Update(update, reply)) => {
-                let before = keyed(evaluator.findings());
                 let doc = node_document(&update, exposures);
-                evaluator.upsert(&update.id, &doc, update.at);
+                changing(&mut evaluator, deltas, |e| {
+                    e.upsert(&update.id, &doc, update.at)
+                });
                 docs.insert(update.id.clone(), doc);
-                send(deltas, &before, &evaluator);
                 let _ = reply.send(());
             }
             Ok(Msg::Remove(id, now)) => {
-                let before = keyed(evaluator.findings());
-                evaluator.remove(&id, now);
+                changing(&mut evaluator, deltas, |e| e.remove(&id, now));
                 docs.remove(&id);
-                send(deltas, &before, &evaluator);
             }
             Ok(Msg::Report(reply)) => {
                 let _ = reply.send(evaluator.report());
@@ -166,17 +164,21 @@ fn run(
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
         if ticking && last_tick.elapsed() >= TICK {
-            let before = keyed(evaluator.findings());
-            evaluator.tick(unix_now());
-            send(deltas, &before, &evaluator);
+            changing(&mut evaluator, deltas, |e| e.tick(unix_now()));
             last_tick = Instant::now();
         }
     }
 }
 
-/// Sends what changed since `before`, if anything did.
-fn send(deltas: &tokio::sync::mpsc::UnboundedSender<Delta>, before: &Keyed, evaluator: &Evaluator) {
-    let d = delta(before, &keyed(evaluator.findings()));
+/// Applies `change` and sends which findings it raised and cleared, if any.
+fn changing(
+    evaluator: &mut Evaluator,
+    deltas: &tokio::sync::mpsc::UnboundedSender<Delta>,
+    change: impl FnOnce(&mut Evaluator),
+) {
+    let before = keyed(evaluator.findings());
+    change(evaluator);
+    let d = delta(&before, &keyed(evaluator.findings()));
     if !d.raised.is_empty() || !d.cleared.is_empty() {
         let _ = deltas.send(d);
     }

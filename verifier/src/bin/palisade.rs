@@ -386,14 +386,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Watch { .. }
         | Command::Agents(Agents::Ear { .. } | Agents::Enroll { .. } | Agents::Approvals) => {}
         Command::Agents(Agents::Label { id, .. }) => {
-            let labels: Vec<String> = body
-                .get("labels")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect();
-            println!("{id}: {}", labels.join(","));
+            println!("{id}: {}", show::labels_text(body.get("labels")));
         }
         Command::Agents(Agents::List) => print_list(serde_json::from_value(body)?),
         Command::Agents(Agents::Show { .. }) => print_show(&body)?,

@@ -105,6 +105,14 @@ impl Store {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
+        self.with_documents(row).await
+    }
+
+    /// `row` as a result, with the digests of the documents it judged.
+    async fn with_documents(
+        &self,
+        row: Option<AnyRow>,
+    ) -> Result<Option<ResultRecord>, StoreError> {
         let Some(mut r) = row.as_ref().map(result_from_row).transpose()? else {
             return Ok(None);
         };
@@ -152,11 +160,7 @@ impl Store {
         .bind(agent_id)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(mut r) = row.as_ref().map(result_from_row).transpose()? else {
-            return Ok(None);
-        };
-        r.documents = self.result_documents(r.id).await?;
-        Ok(Some(r))
+        self.with_documents(row).await
     }
 }
 

@@ -58,22 +58,15 @@ pub async fn list(api: &Api, json: bool) -> anyhow::Result<()> {
             .get("ek_fingerprint")
             .and_then(Value::as_str)
             .map_or("any".to_owned(), |f| {
-                format!("sha256:{}…", &f[..f.len().min(8)])
+                format!("sha256:{}…", f.chars().take(8).collect::<String>())
             });
-        let labels: Vec<String> = a
-            .get("labels")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-            .collect();
         println!(
             "{:<24} {:<20} {:<16} {:<18} {}",
             field("agent_id"),
             field("approved_at"),
             field("approved_by"),
             ek,
-            labels.join(",")
+            super::show::labels_text(a.get("labels"))
         );
     }
     Ok(())

@@ -6,6 +6,17 @@ use palisade_verifier::api::AgentSummary;
 use palisade_verifier::store::ResultRecord;
 use serde_json::Value;
 
+/// `k=v,k=v` of a JSON labels object (empty when absent).
+pub fn labels_text(labels: Option<&Value>) -> String {
+    let pairs: Vec<String> = labels
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+        .collect();
+    pairs.join(",")
+}
+
 pub fn print_list(agents: Vec<AgentSummary>) {
     println!(
         "{:<24} {:<17} {:<8} {:<28} LABELS",

@@ -1,0 +1,100 @@
+//! IMA measurement-list entries and their parsers: the kernel's ASCII list
+//! (`ascii_runtime_measurements`) and binary list (`binary_runtime_measurements[_<alg>]`).
+
+use serde::Serialize;
+
+use crate::hash::HashAlg;
+
+/// A file (or buffer) digest as IMA logs it: algorithm and bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct FileDigest {
+    pub alg: HashAlg,
+    #[serde(with = "hex::serde")]
+    pub bytes: Vec<u8>,
+}
+
+/// What an entry measured, decoded from its template data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Event {
+    /// A file: templates `ima` (sha1 digest, name padded in the hash), `ima-ng`, `ima-sig`,
+    /// `ima-modsig`.
+    File {
+        digest: FileDigest,
+        path: String,
+        /// `ima-sig` / `ima-modsig`: the file's `security.ima` signature, when present.
+        #[serde(skip_serializing_if = "Option::is_none", with = "opt_hex")]
+        signature: Option<Vec<u8>>,
+        /// `ima-modsig`: the appended signature's digest and the signature itself, when present.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        modsig: Option<Modsig>,
+    },
+    /// `ima-buf`: a measured buffer (keys, kexec command line, dm/SELinux state), by name.
+    Buffer { digest: FileDigest, name: String, #[serde(with = "hex::serde")] buf: Vec<u8> },
+}
+
+/// An appended (module-style) signature logged by the `ima-modsig` template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Modsig {
+    pub digest: FileDigest,
+    #[serde(with = "hex::serde")]
+    pub signature: Vec<u8>,
+}
+
+/// One measurement-list entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    /// The PCR the kernel extended (10 unless `ima_pcr=` or a policy rule says otherwise).
+    pub pcr: u32,
+    /// The template hash as logged: SHA-1 in the ASCII list and `binary_runtime_measurements`,
+    /// the bank's algorithm in `binary_runtime_measurements_<alg>`. All zeros marks a
+    /// measurement violation (ToMToU / open-writers), which extends as all ones.
+    #[serde(with = "hex::serde")]
+    pub template_hash: Vec<u8>,
+    /// Template name (`ima`, `ima-ng`, `ima-sig`, `ima-buf`, `ima-modsig`).
+    pub template: String,
+    /// The template data exactly as the kernel hashed it.
+    #[serde(skip)]
+    pub data: Vec<u8>,
+    pub event: Event,
+}
+
+impl Entry {
+    /// True when the logged template hash is all zeros: a measurement violation.
+    pub fn is_violation(&self) -> bool {
+        self.template_hash.iter().all(|b| *b == 0)
+    }
+
+    /// The measured path or buffer name.
+    pub fn name(&self) -> &str {
+        match &self.event {
+            Event::File { path, .. } => path,
+            Event::Buffer { name, .. } => name,
+        }
+    }
+
+    /// The measured file or buffer digest.
+    pub fn digest(&self) -> &FileDigest {
+        match &self.event {
+            Event::File { digest, .. } | Event::Buffer { digest, .. } => digest,
+        }
+    }
+}
+
+/// Why a measurement list could not be parsed. `line`/`entry` are 1-based positions.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListError {
+    #[error("entry {entry}: {reason}")]
+    Malformed { entry: u64, reason: String },
+}
+
+mod opt_hex {
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(bytes) => s.serialize_str(&hex::encode(bytes)),
+            None => s.serialize_none(),
+        }
+    }
+}

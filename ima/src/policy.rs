@@ -1,0 +1,1 @@
+//! Keylime-compatible IMA runtime policy (placeholder: being written).

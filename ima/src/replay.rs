@@ -1,0 +1,1 @@
+//! Replay of an IMA measurement list into PCR banks (placeholder: being written).

@@ -1,0 +1,1 @@
+//! TCG2 crypto-agile UEFI event log (placeholder: being written).

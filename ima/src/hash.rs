@@ -22,7 +22,13 @@ pub struct UnknownAlg(pub String);
 
 impl HashAlg {
     /// Every algorithm, in TPM algorithm-id order.
-    pub const ALL: [HashAlg; 5] = [Self::Sha1, Self::Sha256, Self::Sha384, Self::Sha512, Self::Sm3];
+    pub const ALL: [HashAlg; 5] = [
+        Self::Sha1,
+        Self::Sha256,
+        Self::Sha384,
+        Self::Sha512,
+        Self::Sm3,
+    ];
 
     /// The name IMA writes before a file digest (`sha256:`), and `/sys/class/tpm` bank names.
     pub fn name(self) -> &'static str {
@@ -67,6 +73,10 @@ impl HashAlg {
     }
 
     /// Digest length in bytes.
+    #[expect(
+        clippy::len_without_is_empty,
+        reason = "an algorithm's digest length, not a collection"
+    )]
     pub fn len(self) -> usize {
         match self {
             Self::Sha1 => 20,

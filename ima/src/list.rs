@@ -5,6 +5,23 @@ use serde::Serialize;
 
 use crate::hash::HashAlg;
 
+mod ascii;
+mod binary;
+mod encode;
+mod fields;
+
+pub use ascii::{parse_ascii, parse_ascii_bank};
+pub use binary::{parse_binary, MAX_TEMPLATE_DATA, MAX_TEMPLATE_NAME};
+pub use encode::{to_ascii, to_binary};
+pub use fields::Template;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_malformed;
+#[cfg(test)]
+pub(crate) mod tests_prop;
+
 /// A file (or buffer) digest as IMA logs it: algorithm and bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct FileDigest {
@@ -30,7 +47,12 @@ pub enum Event {
         modsig: Option<Modsig>,
     },
     /// `ima-buf`: a measured buffer (keys, kexec command line, dm/SELinux state), by name.
-    Buffer { digest: FileDigest, name: String, #[serde(with = "hex::serde")] buf: Vec<u8> },
+    Buffer {
+        digest: FileDigest,
+        name: String,
+        #[serde(with = "hex::serde")]
+        buf: Vec<u8>,
+    },
 }
 
 /// An appended (module-style) signature logged by the `ima-modsig` template.
@@ -79,6 +101,32 @@ impl Entry {
             Event::File { digest, .. } | Event::Buffer { digest, .. } => digest,
         }
     }
+
+    /// True when the logged template hash equals `alg(data)`, or the entry is a violation
+    /// (all-zero hash, exempt). `alg` is the list's template-hash algorithm: SHA-1 for the ASCII
+    /// list and `binary_runtime_measurements`, the bank's for `..._<alg>` lists.
+    pub fn template_hash_ok(&self, alg: HashAlg) -> bool {
+        if self.template_hash.len() != alg.len() {
+            return false;
+        }
+        self.is_violation()
+            || crate::replay::fast_digest(alg, &[&self.data]).as_ref()
+                == self.template_hash.as_slice()
+    }
+}
+
+/// Checks every entry's template hash ([`Entry::template_hash_ok`]); the error names the first
+/// bad entry, 1-based within `entries`.
+pub fn verify_template_hashes(entries: &[Entry], alg: HashAlg) -> Result<(), ListError> {
+    for (i, entry) in entries.iter().enumerate() {
+        if !entry.template_hash_ok(alg) {
+            return Err(ListError::Malformed {
+                entry: i as u64 + 1,
+                reason: format!("template hash does not match {alg} of the template data"),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Why a measurement list could not be parsed. `line`/`entry` are 1-based positions.
@@ -86,6 +134,15 @@ impl Entry {
 pub enum ListError {
     #[error("entry {entry}: {reason}")]
     Malformed { entry: u64, reason: String },
+}
+
+impl ListError {
+    pub(crate) fn at(entry: u64, reason: impl Into<String>) -> Self {
+        Self::Malformed {
+            entry,
+            reason: reason.into(),
+        }
+    }
 }
 
 mod opt_hex {

@@ -1,0 +1,210 @@
+//! Parser of the kernel's ASCII measurement list (`ascii_runtime_measurements[_<alg>]`,
+//! `ima_ascii_measurements_show` in `ima_fs.c`): `PCR TEMPLATE_HASH TEMPLATE FIELDS...` lines,
+//! each field preceded by one space, empty fields printed as nothing.
+//!
+//! The template data is rebuilt exactly as the kernel hashed it (see `fields.rs`). Paths: the
+//! kernel turns spaces in names into `_`, so a current kernel's list never has a space in a path;
+//! like Keylime, `ima` and `ima-ng` take the rest of the line as the path, and templates with
+//! trailing fields (`ima-sig`, `ima-buf`, `ima-modsig`) take those from the right, so a path
+//! with spaces from an older kernel still parses.
+
+use crate::hash::HashAlg;
+use crate::list::fields::{self, Template};
+use crate::list::{Entry, Event, FileDigest, ListError, Modsig};
+
+/// Parses `ascii_runtime_measurements`, whose template hashes are SHA-1.
+pub fn parse_ascii(input: &[u8]) -> Result<Vec<Entry>, ListError> {
+    parse_ascii_bank(input, HashAlg::Sha1)
+}
+
+/// Parses an ASCII list whose template hashes are `template_alg` digests
+/// (`ascii_runtime_measurements_sha256` etc. on kernels with per-bank lists).
+///
+/// Trailing newlines are fine; an empty line elsewhere is an error. Errors name the 1-based
+/// line, which is the entry number.
+pub fn parse_ascii_bank(input: &[u8], template_alg: HashAlg) -> Result<Vec<Entry>, ListError> {
+    let end = input.iter().rposition(|c| *c != b'\n').map_or(0, |i| i + 1);
+    let body = input.get(..end).unwrap_or_default();
+    let mut entries = Vec::new();
+    if body.is_empty() {
+        return Ok(entries);
+    }
+    for (i, line) in body.split(|c| *c == b'\n').enumerate() {
+        let n = i as u64 + 1;
+        entries.push(parse_line(line, template_alg).map_err(|reason| ListError::at(n, reason))?);
+    }
+    Ok(entries)
+}
+
+fn split_first(s: &[u8]) -> Option<(&[u8], &[u8])> {
+    let i = s.iter().position(|c| *c == b' ')?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
+fn split_last(s: &[u8]) -> Option<(&[u8], &[u8])> {
+    let i = s.iter().rposition(|c| *c == b' ')?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
+fn parse_pcr(tok: &[u8]) -> Result<u32, String> {
+    if tok.is_empty() || tok.len() > 10 || !tok.iter().all(u8::is_ascii_digit) {
+        return Err("PCR is not a decimal number".to_owned());
+    }
+    tok.iter()
+        .try_fold(0u32, |acc, d| {
+            acc.checked_mul(10)?.checked_add(u32::from(d - b'0'))
+        })
+        .ok_or_else(|| "PCR out of range".to_owned())
+}
+
+fn parse_line(line: &[u8], template_alg: HashAlg) -> Result<Entry, String> {
+    if line.is_empty() {
+        return Err("empty line".to_owned());
+    }
+    // The kernel prints the PCR with "%2d": PCRs below 10 get a leading space.
+    let start = line.iter().position(|c| *c != b' ').unwrap_or(line.len());
+    let line = line.get(start..).unwrap_or_default();
+    let (pcr, rest) =
+        split_first(line).ok_or("too few fields: expected PCR, template hash, template")?;
+    let pcr = parse_pcr(pcr)?;
+    let (hash_hex, rest) = split_first(rest).ok_or("too few fields: no template name")?;
+    if hash_hex.len() != 2 * template_alg.len() {
+        return Err(format!(
+            "template hash must be {} hex digits for {template_alg}",
+            2 * template_alg.len()
+        ));
+    }
+    let mut template_hash = Vec::with_capacity(template_alg.len());
+    fields::push_hex(&mut template_hash, hash_hex, "template hash")?;
+    let (name, rest) = split_first(rest).ok_or("too few fields: no template data")?;
+    let template = Template::from_name(name).ok_or_else(|| {
+        format!(
+            "unsupported template {:?}",
+            String::from_utf8_lossy(name.get(..64.min(name.len())).unwrap_or_default())
+        )
+    })?;
+    let (data, event) = parse_fields(template, rest)?;
+    Ok(Entry {
+        pcr,
+        template_hash,
+        template: template.name().to_owned(),
+        data,
+        event,
+    })
+}
+
+fn non_empty<'a>(path: &'a [u8], what: &str) -> Result<&'a [u8], String> {
+    if path.is_empty() {
+        Err(format!("empty {what}"))
+    } else {
+        Ok(path)
+    }
+}
+
+fn parse_fields(template: Template, text: &[u8]) -> Result<(Vec<u8>, Event), String> {
+    let (digest_text, rest) =
+        split_first(text).ok_or("too few fields: expected digest and path")?;
+    if template == Template::Ima {
+        let path = non_empty(rest, "path")?;
+        let mut digest = Vec::with_capacity(fields::LEGACY_DIGEST_LEN);
+        fields::push_hex(&mut digest, digest_text, "file digest")?;
+        let data = fields::legacy_data(&digest, path)?;
+        let path = fields::name_str(path, "path")?;
+        let digest = FileDigest {
+            alg: HashAlg::Sha1,
+            bytes: digest,
+        };
+        return Ok((
+            data,
+            Event::File {
+                digest,
+                path,
+                signature: None,
+                modsig: None,
+            },
+        ));
+    }
+    // Everything after the digest: the name, then the template's trailing fields, right to left.
+    let (name, sig, modsig_digest, modsig) = match template {
+        Template::Ima | Template::ImaNg => (rest, None, None, None),
+        Template::ImaSig | Template::ImaBuf => {
+            let (name, last) =
+                split_last(rest).ok_or("too few fields: expected a trailing field")?;
+            (name, Some(last), None, None)
+        }
+        Template::ImaModsig => {
+            let short = "too few fields: expected path, sig, modsig digest, modsig";
+            let (rest, modsig) = split_last(rest).ok_or(short)?;
+            let (rest, modsig_digest) = split_last(rest).ok_or(short)?;
+            let (name, sig) = split_last(rest).ok_or(short)?;
+            (name, Some(sig), Some(modsig_digest), Some(modsig))
+        }
+    };
+    let name = non_empty(
+        name,
+        if template == Template::ImaBuf {
+            "buffer name"
+        } else {
+            "path"
+        },
+    )?;
+    let mut data = Vec::with_capacity(text.len() / 2 + name.len() + 24);
+    let (alg, digest_at) = fields::push_digest_ng(&mut data, digest_text, "file digest")?;
+    fields::push_name_ng(&mut data, name)?;
+    let what = if template == Template::ImaBuf {
+        "buffer"
+    } else {
+        "signature"
+    };
+    let sig_at = sig
+        .map(|hex| fields::push_hex_field(&mut data, hex, what))
+        .transpose()?;
+    let modsig_digest_at = match modsig_digest {
+        Some([]) => {
+            fields::put_u32(&mut data, 0)?;
+            None
+        }
+        Some(text) => Some(fields::push_digest_ng(&mut data, text, "modsig digest")?),
+        None => None,
+    };
+    let modsig_at = modsig
+        .map(|hex| fields::push_hex_field(&mut data, hex, "modsig"))
+        .transpose()?;
+
+    let bytes_at = |range: std::ops::Range<usize>| data.get(range).unwrap_or_default().to_vec();
+    let digest = FileDigest {
+        alg,
+        bytes: bytes_at(digest_at),
+    };
+    let name = fields::name_str(name, "name")?;
+    let event = match template {
+        Template::ImaBuf => Event::Buffer {
+            digest,
+            name,
+            buf: sig_at.map(bytes_at).unwrap_or_default(),
+        },
+        _ => {
+            let signature = sig_at.filter(|r| !r.is_empty()).map(bytes_at);
+            let modsig = match (modsig_digest_at, modsig_at.filter(|r| !r.is_empty())) {
+                (Some((alg, d)), Some(sig)) => Some(Modsig {
+                    digest: FileDigest {
+                        alg,
+                        bytes: bytes_at(d),
+                    },
+                    signature: bytes_at(sig),
+                }),
+                (None, None) => None,
+                _ => {
+                    return Err("modsig digest and modsig must both be present or absent".to_owned())
+                }
+            };
+            Event::File {
+                digest,
+                path: name,
+                signature,
+                modsig,
+            }
+        }
+    };
+    Ok((data, event))
+}

@@ -104,8 +104,15 @@ pub async fn run(
         .to_owned();
     let store =
         LogStore::open(config.state_dir.join("measurements")).map_err(MeasureError::from)?;
-    let measurer =
-        Measurer::start(tpm.clone(), config.pcr, agent_id.clone(), store, boot_id).await?;
+    let measurer = Measurer::start(
+        tpm.clone(),
+        config.pcr,
+        agent_id.clone(),
+        store,
+        boot_id,
+        config.host_logs.clone(),
+    )
+    .await?;
 
     // The ruleset: subscribe to its changes first, so none falls between the first measurement
     // and the subscription; then measure it; then measure it again on every change.

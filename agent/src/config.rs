@@ -19,6 +19,8 @@ pub const ENV_PREFIX: &str = "PALISADE_AGENT_";
 
 /// PCRs a dedicated log must never use: resettable from locality 0 (16: debug, 23: application).
 pub const RESETTABLE_PCRS: [u8; 2] = [16, 23];
+/// The PCR the kernel's IMA extends.
+pub const IMA_PCR: u8 = 10;
 
 pub use palisade_transport::config::ConfigError;
 
@@ -55,6 +57,9 @@ pub struct RawConfig {
     /// watching it with eBPF.
     #[serde(default)]
     pub runtime: RawRuntime,
+    /// The kernel's and firmware's logs sent beside the agent's own.
+    #[serde(default)]
+    pub host_logs: RawHostLogs,
     /// The pull API.
     pub api: RawApi,
     /// The verifier to enrol with.
@@ -183,6 +188,45 @@ pub struct RawApi {
     pub tls_names: Vec<String>,
 }
 
+/// `[host_logs]`: files the verifier may ask for; a missing file is not sent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHostLogs {
+    /// The ASCII IMA measurement list; `""`: never sent.
+    #[serde(default = "default_ima_list")]
+    pub ima_list: PathBuf,
+    /// The binary UEFI (TCG2) event log; `""`: never sent.
+    #[serde(default = "default_boot_log")]
+    pub boot_log: PathBuf,
+}
+
+impl Default for RawHostLogs {
+    fn default() -> Self {
+        Self {
+            ima_list: default_ima_list(),
+            boot_log: default_boot_log(),
+        }
+    }
+}
+
+impl RawHostLogs {
+    /// The paths, with empty ones meaning "never sent".
+    pub fn paths(&self) -> crate::host_logs::HostLogPaths {
+        let given = |p: &PathBuf| (!p.as_os_str().is_empty()).then(|| p.clone());
+        crate::host_logs::HostLogPaths {
+            ima_list: given(&self.ima_list),
+            boot_log: given(&self.boot_log),
+        }
+    }
+}
+
+fn default_ima_list() -> PathBuf {
+    PathBuf::from(crate::host_logs::DEFAULT_IMA_LIST)
+}
+fn default_boot_log() -> PathBuf {
+    PathBuf::from(crate::host_logs::DEFAULT_BOOT_LOG)
+}
+
 /// `[verifier]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -247,6 +291,8 @@ pub struct Config {
     pub network: NetworkSettings,
     /// Runtime inventory measurement and eBPF monitoring.
     pub runtime: RuntimeSettings,
+    /// Where the IMA list and the boot log are.
+    pub host_logs: crate::host_logs::HostLogPaths,
     /// API settings.
     pub api: RawApi,
     /// Verifier settings.
@@ -281,6 +327,12 @@ impl RawConfig {
                     "PCR {} can be reset from locality 0, so a root attacker could reset it and replay a clean log; use one of 8-15",
                     self.pcr
                 ),
+            ));
+        }
+        if self.pcr == IMA_PCR {
+            return Err(ConfigError::invalid(
+                "pcr",
+                "PCR 10 is the kernel's IMA PCR; use another of 8-15",
             ));
         }
         if self.pcr > 23 || self.pcr < 8 {
@@ -366,6 +418,7 @@ impl RawConfig {
                 event_buffer: self.runtime.event_buffer,
                 ring_bytes: self.runtime.ring_bytes,
             },
+            host_logs: self.host_logs.paths(),
             api: self.api,
             verifier: self.verifier,
         })

@@ -7,6 +7,7 @@ pub mod app;
 pub mod config;
 pub mod enrol;
 pub mod events;
+pub mod host_logs;
 pub mod inspect;
 pub mod measure;
 pub mod network;

@@ -8,11 +8,14 @@ use palisade_evidence::log::{
     kind, Annotations, BootBinding, EventLog, LogEntry, LogError, BOOT_BINDING_NAME,
 };
 use palisade_evidence::verify::doc_key;
-use palisade_evidence::wire::{Document, Evidence, LogSlice, Quote, QuoteRequest};
+use palisade_evidence::wire::{
+    BootLog, Document, Evidence, ImaSlice, LogSlice, Quote, QuoteRequest,
+};
 use palisade_evidence::{Canonical, CanonicalError, Sha256Digest};
 use serde_json::value::RawValue;
 use tokio::sync::Mutex;
 
+use crate::host_logs::{self, HostLogPaths};
 use crate::recovery::{self, Decision, RecoveryError};
 use crate::store::{LogStore, StoreError};
 use crate::tpm::TpmError;
@@ -42,6 +45,9 @@ pub enum MeasureError {
     /// PCRs kept changing while quoting.
     #[error("PCRs kept changing during {QUOTE_ATTEMPTS} quote attempts")]
     Unstable,
+    /// A host log (IMA list, boot log) could not be read.
+    #[error("reading a host log: {0}")]
+    HostLog(#[from] std::io::Error),
     /// A blocking task failed.
     #[error("background task failed: {0}")]
     Task(String),
@@ -61,6 +67,7 @@ pub struct Measurer {
     pcr: u8,
     agent_id: String,
     store: LogStore,
+    host_logs: HostLogPaths,
     inner: Mutex<Inner>,
 }
 
@@ -81,6 +88,7 @@ impl Measurer {
         agent_id: String,
         store: LogStore,
         boot_id: String,
+        host_logs: HostLogPaths,
     ) -> Result<Arc<Self>, MeasureError> {
         let loader = store.clone();
         let stored = blocking(move || loader.load()).await??;
@@ -105,6 +113,7 @@ impl Measurer {
             pcr,
             agent_id: agent_id.clone(),
             store,
+            host_logs,
             inner: Mutex::new(Inner::default()),
         });
         match decision {
@@ -189,6 +198,7 @@ impl Measurer {
     pub async fn evidence(&self, req: &QuoteRequest) -> Result<Evidence, MeasureError> {
         let inner = self.inner.lock().await;
         let (quote, values) = self.stable_quote(req).await?;
+        let (ima, boot_log) = self.host_logs(req).await?;
         let pcrs = req
             .pcrs
             .iter()
@@ -218,7 +228,32 @@ impl Measurer {
             },
             documents,
             events: None,
+            ima,
+            boot_log,
         })
+    }
+
+    /// The host logs `req` asks for, read after the quote (the IMA list then covers at least
+    /// the quoted PCR 10). A log the host does not have is absent.
+    async fn host_logs(
+        &self,
+        req: &QuoteRequest,
+    ) -> Result<(Option<ImaSlice>, Option<BootLog>), MeasureError> {
+        let ima = match (req.ima_offset, &self.host_logs.ima_list) {
+            (Some(offset), Some(path)) => {
+                let path = path.clone();
+                blocking(move || host_logs::read_ima(&path, offset)).await??
+            }
+            _ => None,
+        };
+        let boot = match (req.boot_log, &self.host_logs.boot_log) {
+            (true, Some(path)) => {
+                let path = path.clone();
+                blocking(move || host_logs::read_boot(&path)).await??
+            }
+            _ => None,
+        };
+        Ok((ima, boot))
     }
 
     /// Reads the PCRs, quotes, reads again; retries if something (the kernel, for PCR 10)

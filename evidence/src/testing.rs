@@ -20,7 +20,7 @@ use crate::digest::Sha256Digest;
 use crate::log::{kind, Annotations, BootBinding, EventLog, BOOT_BINDING_NAME};
 use crate::tpm::{pcr_digest, Attest, ClockInfo, HashAlg, PcrSelection, TpmPublic};
 use crate::verify::doc_key;
-use crate::wire::{Document, Evidence, LogSlice, Quote};
+use crate::wire::{Document, Evidence, LogSlice, Quote, QuoteRequest};
 
 /// The first 20 bytes of swtpm's ECC AK TPMT_PUBLIC (type, name alg, attributes, policy,
 /// parameters); the point follows.
@@ -42,6 +42,8 @@ pub struct SoftTpm {
     pub pcr: u8,
     /// Its value.
     pub value: Sha256Digest,
+    /// Values of other PCRs a quote may select (absent: zero).
+    pub others: BTreeMap<u8, Sha256Digest>,
 }
 
 impl SoftTpm {
@@ -68,6 +70,7 @@ impl SoftTpm {
             clock,
             pcr,
             value: Sha256Digest::ZERO,
+            others: BTreeMap::new(),
         }
     }
 
@@ -78,13 +81,29 @@ impl SoftTpm {
 
     /// A signed quote of the dedicated PCR over `nonce`.
     pub fn quote(&self, nonce: &[u8]) -> Quote {
+        self.quote_of(nonce, &[self.pcr])
+    }
+
+    /// The value of `pcr` (SHA-256 bank).
+    pub fn pcr_value(&self, pcr: u8) -> Sha256Digest {
+        if pcr == self.pcr {
+            self.value
+        } else {
+            self.others.get(&pcr).copied().unwrap_or(Sha256Digest::ZERO)
+        }
+    }
+
+    /// A signed quote of `pcrs` (ascending) over `nonce`.
+    pub fn quote_of(&self, nonce: &[u8], pcrs: &[u8]) -> Quote {
+        let values: Vec<Sha256Digest> = pcrs.iter().map(|p| self.pcr_value(*p)).collect();
+        let values: Vec<&[u8]> = values.iter().map(|v| v.as_bytes().as_slice()).collect();
         let attest = Attest {
             qualified_signer: vec![0, 4, 1, 2, 3, 4],
             extra_data: nonce.to_vec(),
             clock_info: self.clock,
             firmware_version: 7,
-            pcr_select: PcrSelection::sha256(&[self.pcr]),
-            pcr_digest: pcr_digest(HashAlg::Sha256, &[self.value.as_bytes()]),
+            pcr_select: PcrSelection::sha256(pcrs),
+            pcr_digest: pcr_digest(HashAlg::Sha256, &values),
         }
         .marshal();
         let digest = HashAlg::Sha256.hash(&attest);
@@ -158,6 +177,18 @@ impl SoftHost {
         self.log.push(e).unwrap();
     }
 
+    /// Evidence answering `request`: its PCRs quoted, the log from its offset.
+    pub fn evidence_for(&self, request: &QuoteRequest) -> Evidence {
+        let mut evidence = self.evidence(&request.nonce, request.log_offset);
+        evidence.quote = self.tpm.quote_of(&request.nonce, &request.pcrs);
+        evidence.pcrs = request
+            .pcrs
+            .iter()
+            .map(|p| (*p, self.tpm.pcr_value(*p)))
+            .collect();
+        evidence
+    }
+
     /// Evidence for a request with `nonce` from log entry `offset`.
     pub fn evidence(&self, nonce: &[u8], offset: u64) -> Evidence {
         let documents = self
@@ -185,6 +216,8 @@ impl SoftHost {
             },
             documents,
             events: None,
+            ima: None,
+            boot_log: None,
         }
     }
 }

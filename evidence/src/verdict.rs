@@ -104,6 +104,18 @@ pub enum ReasonCode {
     DocumentUnmeasured,
     /// A document is not canonical JSON.
     DocumentMalformed,
+    /// The IMA measurement list is malformed, missing, or an entry's template hash is wrong.
+    ImaLogMalformed,
+    /// No prefix of the IMA measurement list reproduces the quoted PCR 10.
+    ImaReplayMismatch,
+    /// The IMA `boot_aggregate` does not match the quoted boot PCRs.
+    ImaBootAggregate,
+    /// An IMA-measured file or buffer is not allowed by the runtime policy.
+    ImaPolicy,
+    /// The UEFI boot event log is malformed or missing.
+    BootLogMalformed,
+    /// Replaying the UEFI boot event log does not reproduce the quoted PCRs 0-7.
+    BootLogReplayMismatch,
     /// A policy found a violation.
     PolicyViolation,
     /// A policy could not be evaluated (error or limit): never counted as a pass.
@@ -111,6 +123,26 @@ pub enum ReasonCode {
 }
 
 impl ReasonCode {
+    /// Judged from a kernel- or firmware-written log (IMA, UEFI boot log) by the verifier,
+    /// after the evidence chain: an offline audit takes these from the record.
+    pub fn is_host_log(self) -> bool {
+        matches!(
+            self,
+            Self::ImaLogMalformed
+                | Self::ImaReplayMismatch
+                | Self::ImaBootAggregate
+                | Self::ImaPolicy
+                | Self::BootLogMalformed
+                | Self::BootLogReplayMismatch
+        )
+    }
+
+    /// A host-log reason that shows the log cannot be trusted (not a policy finding): the
+    /// verification state does not advance and no policy runs.
+    pub fn is_host_log_integrity(self) -> bool {
+        self.is_host_log() && self != Self::ImaPolicy
+    }
+
     /// The stable string form (as serialised).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -127,6 +159,12 @@ impl ReasonCode {
             Self::DocumentMissing => "document_missing",
             Self::DocumentUnmeasured => "document_unmeasured",
             Self::DocumentMalformed => "document_malformed",
+            Self::ImaLogMalformed => "ima_log_malformed",
+            Self::ImaReplayMismatch => "ima_replay_mismatch",
+            Self::ImaBootAggregate => "ima_boot_aggregate",
+            Self::ImaPolicy => "ima_policy",
+            Self::BootLogMalformed => "boot_log_malformed",
+            Self::BootLogReplayMismatch => "boot_log_replay_mismatch",
             Self::PolicyViolation => "policy_violation",
             Self::PolicyUnevaluable => "policy_unevaluable",
         }

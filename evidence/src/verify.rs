@@ -37,6 +37,32 @@ pub struct VerifiedState {
     pub measured: BTreeMap<String, MeasuredRef>,
     /// Where the agent's runtime events continue (`run:next`); advisory, like the events.
     pub event_cursor: Option<String>,
+    /// Replay checkpoint of the IMA measurement list (`None`: not verified yet this boot).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ima: Option<HostLogCheckpoint>,
+    /// The verified UEFI boot log of this boot (`None`: not verified yet this boot).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boot: Option<HostLogCheckpoint>,
+}
+
+/// Where the verification of a kernel- or firmware-written log stands: how many entries are
+/// verified, the quoted PCR values they reproduce, and the verifier's summary of them (kept so
+/// that later attestations judge only new entries, and policies see the whole log's findings).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostLogCheckpoint {
+    /// Entries verified so far.
+    pub entries: u64,
+    /// The SHA-256-bank PCR values those entries reproduce.
+    pub pcrs: BTreeMap<u8, Sha256Digest>,
+    /// Hash of the policy the entries were judged by (a new policy re-judges from entry 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// The verifier's summary of the whole log so far (the policy input's `ima` / `boot`).
+    #[serde(default)]
+    pub summary: serde_json::Value,
+    /// What the verifier needs to continue judging (the IMA runtime-policy report so far).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub resume: serde_json::Value,
 }
 
 impl VerifiedState {
@@ -65,6 +91,10 @@ pub struct Expectations<'a> {
 
 /// Result of the pure checks.
 #[derive(Debug, Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per attestation, moved once; boxing buys nothing"
+)]
 pub enum Checked {
     /// Checks ran to a judgement.
     Judged(Judgement),
@@ -146,6 +176,9 @@ pub fn check(expect: &Expectations<'_>, evidence: &Evidence) -> Checked {
             .as_ref()
             .map(EventSlice::cursor)
             .or_else(|| expect.previous.event_cursor.clone()),
+        // Host logs are judged by the verifier after this; it carries their checkpoints over.
+        ima: expect.previous.ima.clone(),
+        boot: expect.previous.boot.clone(),
     });
     Checked::Judged(Judgement {
         reasons,

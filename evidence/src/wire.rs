@@ -46,6 +46,12 @@ pub struct QuoteQuery {
     /// evidence's [`EventSlice::cursor`]); absent: every event the agent holds.
     #[serde(default)]
     pub event_cursor: Option<String>,
+    /// First IMA measurement-list entry to return; absent: no IMA list.
+    #[serde(default)]
+    pub ima_offset: Option<u64>,
+    /// Return the UEFI boot event log too.
+    #[serde(default)]
+    pub boot_log: bool,
 }
 
 /// Longest event cursor accepted (`run:next`).
@@ -62,6 +68,10 @@ pub struct QuoteRequest {
     pub log_offset: u64,
     /// Where the runtime events to return start (see [`QuoteQuery::event_cursor`]).
     pub event_cursor: Option<String>,
+    /// First IMA measurement-list entry to return (`None`: no IMA list).
+    pub ima_offset: Option<u64>,
+    /// Return the UEFI boot event log.
+    pub boot_log: bool,
 }
 
 impl QuoteRequest {
@@ -77,6 +87,8 @@ impl QuoteRequest {
             pcrs: parse_pcrs(&q.pcrs)?,
             log_offset: q.log_offset,
             event_cursor,
+            ima_offset: q.ima_offset,
+            boot_log: q.boot_log,
         })
     }
 
@@ -93,6 +105,12 @@ impl QuoteRequest {
             // A valid cursor is `[A-Za-z0-9-]+:[0-9]+`: nothing to escape but the colon.
             q.push_str("&event_cursor=");
             q.push_str(&c.replace(':', "%3A"));
+        }
+        if let Some(offset) = self.ima_offset {
+            q.push_str(&format!("&ima_offset={offset}"));
+        }
+        if self.boot_log {
+            q.push_str("&boot_log=true");
         }
         q
     }
@@ -179,6 +197,29 @@ pub struct Evidence {
     /// Runtime events since the request's cursor (advisory attribution: not bound by the PCR).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<EventSlice>,
+    /// The IMA measurement list from the requested entry (when asked and the host has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ima: Option<ImaSlice>,
+    /// The UEFI boot event log (when asked and the host has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_log: Option<BootLog>,
+}
+
+/// The kernel's IMA measurement list (ASCII form) from entry `offset` on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImaSlice {
+    /// Index (0-based) of the first entry in `list`.
+    pub offset: u64,
+    /// The entries, one per line, exactly as `ascii_runtime_measurements` lists them.
+    pub list: String,
+}
+
+/// The TCG2 UEFI event log as the firmware left it (`binary_bios_measurements`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootLog {
+    /// The log bytes.
+    #[serde(with = "base64_bytes")]
+    pub bytes: Vec<u8>,
 }
 
 /// `POST /v1/agents`: an agent asks to be enrolled.
@@ -275,6 +316,8 @@ mod tests {
             pcrs: vec![10, 15],
             log_offset: 3,
             event_cursor: None,
+            ima_offset: None,
+            boot_log: false,
         };
         let s = q.to_query();
         let raw: QuoteQuery = serde_json::from_value(serde_json::json!({
@@ -292,6 +335,8 @@ mod tests {
             pcrs: vec![15],
             log_offset: 0,
             event_cursor: Some("a1b2:17".into()),
+            ima_offset: None,
+            boot_log: false,
         };
         assert!(q.to_query().ends_with("&event_cursor=a1b2%3A17"));
         let raw = |c: &str| QuoteQuery {
@@ -299,6 +344,8 @@ mod tests {
             pcrs: "15".into(),
             log_offset: 0,
             event_cursor: Some(c.into()),
+            ima_offset: None,
+            boot_log: false,
         };
         assert_eq!(QuoteRequest::parse(&raw("a1b2:17")).unwrap(), q);
         assert!(matches!(
@@ -306,6 +353,25 @@ mod tests {
             Err(RequestError::BadCursor(_))
         ));
         assert!(QuoteRequest::parse(&raw(&format!("{}:1", "a".repeat(70)))).is_err());
+    }
+
+    #[test]
+    fn ima_offset_and_boot_log_round_trip_through_the_query() {
+        let q = QuoteRequest {
+            nonce: vec![7; 20],
+            pcrs: vec![0, 10, 15],
+            log_offset: 0,
+            event_cursor: None,
+            ima_offset: Some(42),
+            boot_log: true,
+        };
+        let s = q.to_query();
+        assert!(s.ends_with("&ima_offset=42&boot_log=true"), "{s}");
+        let raw: QuoteQuery = serde_json::from_value(serde_json::json!({
+            "nonce": hex::encode([7u8; 20]), "pcrs": "0,10,15", "ima_offset": 42, "boot_log": true
+        }))
+        .unwrap();
+        assert_eq!(QuoteRequest::parse(&raw).unwrap(), q);
     }
 
     #[test]

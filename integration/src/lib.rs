@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod harness;
+pub mod measured;
 pub mod palisade;
 
 pub use harness::tpm_mux;

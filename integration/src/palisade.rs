@@ -252,7 +252,8 @@ pub fn open_ssh(host: &Host) -> Result<()> {
     Ok(())
 }
 
-/// Pulls evidence from `host`'s agent directly with the given nonce (as the verifier does).
+/// Pulls evidence from `host`'s agent directly with the given nonce (as the verifier does),
+/// quoting PCR 15 only.
 pub async fn fetch_evidence(
     client: &reqwest::Client,
     host: &Host,
@@ -264,7 +265,18 @@ pub async fn fetch_evidence(
         pcrs: vec![15],
         log_offset,
         event_cursor: None,
+        ima_offset: None,
+        boot_log: false,
     };
+    fetch_evidence_for(client, host, &req).await
+}
+
+/// Pulls evidence from `host`'s agent directly for `req` (a verifier's challenge, say).
+pub async fn fetch_evidence_for(
+    client: &reqwest::Client,
+    host: &Host,
+    req: &QuoteRequest,
+) -> Result<Evidence> {
     let url = format!(
         "https://{}:{AGENT_PORT}/v1/quote?{}",
         host.ip(),

@@ -92,6 +92,7 @@ async fn measure(
         .save_policy(policy.reference(), policy.modules())
         .await?;
     let ctx = Arc::new(Context {
+        host_logs: Default::default(),
         store,
         policy,
         clients: AgentClients::new(client.clone(), Duration::from_secs(10)),

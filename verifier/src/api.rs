@@ -143,12 +143,16 @@ async fn show(
     let ak = fingerprint(&a.ak_public);
     let ek = fingerprint(&a.ek_public);
     let log_offset = a.state.log_offset();
+    let summary = |c: &Option<palisade_evidence::verify::HostLogCheckpoint>| {
+        c.as_ref().map_or(Value::Null, |c| c.summary.clone())
+    };
+    let host_logs = json!({ "boot": summary(&a.state.boot), "ima": summary(&a.state.ima) });
     let mut agent = json!(a);
     if let Some(fields) = agent.as_object_mut() {
         fields.insert("state".into(), a.state().into());
     }
     Ok(Json(
-        json!({ "agent": agent, "ak_fingerprint": ak, "ek_fingerprint": ek, "log_entries_verified": log_offset, "latest": latest }),
+        json!({ "agent": agent, "ak_fingerprint": ak, "ek_fingerprint": ek, "log_entries_verified": log_offset, "host_logs": host_logs, "latest": latest }),
     ))
 }
 

@@ -225,7 +225,14 @@ pub async fn start(
             Some(view)
         }
     };
+    let host_logs = crate::host_logs::HostLogs::load(&config.host_logs, &store)
+        .await
+        .map_err(|e| StartError::Io {
+            what: "loading IMA runtime policies".into(),
+            source: std::io::Error::other(e),
+        })?;
     let ctx = Arc::new(Context {
+        host_logs: Arc::new(host_logs),
         store,
         policy,
         clients: AgentClients::new(material.client.clone(), config.quote_timeout),

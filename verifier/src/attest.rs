@@ -25,6 +25,7 @@ use crate::agents::AgentClients;
 use crate::audit::key::RecordKey;
 use crate::audit::{Check, Expected};
 use crate::exposures::ExposureCache;
+use crate::host_logs::{HostLogs, HostVerdict, Sent};
 use crate::input::{self, Subject};
 use crate::live::{Live, LiveEvent};
 use crate::metrics::Metrics;
@@ -55,6 +56,8 @@ pub struct Context {
     pub verdicts: VerdictCache,
     /// Cluster policies over the fleet, when configured.
     pub cluster: Option<crate::cluster::ClusterView>,
+    /// IMA and UEFI boot logs: what to ask for, runtime policies, their judgement.
+    pub host_logs: Arc<HostLogs>,
 }
 
 /// The outcome of judging, before it is stored.
@@ -211,13 +214,15 @@ pub async fn attest_with(
     Ok(Attested { result, tpm_reset })
 }
 
-/// The state a new log (after a TPM reset) is verified from: no log, the same clock.
-fn fresh(previous: &VerifiedState) -> VerifiedState {
+/// The state a new log (after a TPM reset) is verified from: no logs, the same clock.
+pub(crate) fn fresh(previous: &VerifiedState) -> VerifiedState {
     VerifiedState {
         log: None,
         clock: previous.clock,
         measured: Default::default(),
         event_cursor: previous.event_cursor.clone(),
+        ima: None,
+        boot: None,
     }
 }
 
@@ -249,12 +254,7 @@ async fn judge(ctx: &Context, agent: &AgentRecord, source: Source) -> Attempt {
             None => {
                 let mut nonce = vec![0u8; 20];
                 rand::rngs::OsRng.fill_bytes(&mut nonce);
-                let request = QuoteRequest {
-                    nonce,
-                    pcrs: vec![agent.pcr],
-                    log_offset: previous.log_offset(),
-                    event_cursor: previous.event_cursor.clone(),
-                };
+                let request = ctx.host_logs.request(agent, &previous, nonce);
                 match fetch(ctx, agent, &request).await {
                     Fetched::Evidence(evidence) => (request, evidence),
                     Fetched::Malformed(reason) => return Attempt::fail(vec![reason]),
@@ -291,7 +291,7 @@ async fn judge(ctx: &Context, agent: &AgentRecord, source: Source) -> Attempt {
         };
         match verify::check(&expect, &evidence) {
             Checked::Judged(judgement) => {
-                let mut attempt = apply_policy(ctx, agent, judgement).await;
+                let mut attempt = apply_policy(ctx, agent, judgement, &evidence).await;
                 if attempt.state.is_some() {
                     // The chain held: its entries' annotations and the events may be shown.
                     attempt.writers = writers(&evidence);
@@ -414,9 +414,22 @@ async fn fetch(ctx: &Context, agent: &AgentRecord, request: &QuoteRequest) -> Fe
     }
 }
 
-async fn apply_policy(ctx: &Context, agent: &AgentRecord, judgement: Judgement) -> Attempt {
+async fn apply_policy(
+    ctx: &Context,
+    agent: &AgentRecord,
+    judgement: Judgement,
+    evidence: &Evidence,
+) -> Attempt {
     if !judgement.reasons.is_empty() {
         return Attempt::fail(judgement.reasons);
+    }
+    let (host, judgement) = match judge_host_logs(ctx, agent, judgement, Sent::of(evidence)).await {
+        Ok(judged) => judged,
+        Err(e) => return Attempt::error(format!("host-log task failed: {e}")),
+    };
+    if host.broken() {
+        // A log that does not reproduce its PCRs: the state stays where it was.
+        return Attempt::fail(host.reasons);
     }
     let key = verdicts::key(&ctx.policy.reference().hash, agent.into(), &judgement);
     let evaluated = match ctx.verdicts.get(&agent.id, &key) {
@@ -428,7 +441,10 @@ async fn apply_policy(ctx: &Context, agent: &AgentRecord, judgement: Judgement) 
         ctx.verdicts.put(&agent.id, key, reasons);
     }
     let (reasons, state, documents) = match evaluated {
-        Ok((reasons, judgement)) => (reasons, judgement.state, judgement.documents),
+        Ok((reasons, judgement)) => {
+            let all = host.reasons.into_iter().chain(reasons).collect();
+            (all, judgement.state, judgement.documents)
+        }
         Err(e) => (
             vec![Reason::new(
                 ReasonCode::PolicyUnevaluable,
@@ -467,6 +483,32 @@ async fn evaluate(
     tokio::task::spawn_blocking(move || {
         let reasons = policy_reasons(&policy, (&agent).into(), &judgement, &exposures);
         (reasons, judgement)
+    })
+    .await
+}
+
+/// Judges the IMA list and boot log into the judgement's new state: inline when nothing was
+/// sent (checkpoints only), else off the async workers (parsing, hashing, policy).
+async fn judge_host_logs(
+    ctx: &Context,
+    agent: &AgentRecord,
+    mut judgement: Judgement,
+    sent: Sent,
+) -> Result<(HostVerdict, Judgement), tokio::task::JoinError> {
+    let Some(mut state) = judgement.state.take() else {
+        return Ok((HostVerdict::default(), judgement));
+    };
+    if sent.is_light() {
+        let verdict = ctx.host_logs.judge(&agent.labels, &sent, &mut state);
+        judgement.state = Some(state);
+        return Ok((verdict, judgement));
+    }
+    let host_logs = ctx.host_logs.clone();
+    let labels = agent.labels.clone();
+    tokio::task::spawn_blocking(move || {
+        let verdict = host_logs.judge(&labels, &sent, &mut state);
+        judgement.state = Some(state);
+        (verdict, judgement)
     })
     .await
 }

@@ -58,12 +58,29 @@ pub struct RawConfig {
     /// Cluster policies: templates (added to the shipped library) and constraints
     /// (`constraints.json`) evaluated over every node and the fleet (`docs/cluster-policy.md`).
     pub cluster_policy_dir: Option<PathBuf>,
+    /// Verify the kernel's IMA measurement list (PCR 10) of agents that have one.
+    #[serde(default = "yes")]
+    pub ima: bool,
+    /// Directory of IMA runtime policies: `<name>.json` (Keylime runtime policy, format 1) or
+    /// `<name>.txt` (flat allowlist, `digest  path` lines). An agent's `ima-policy` label names
+    /// the one it is judged by.
+    pub ima_policy_dir: Option<PathBuf>,
+    /// The runtime policy of agents without an `ima-policy` label (none: IMA entries are
+    /// replayed and summarised, not judged).
+    pub ima_default_policy: Option<String>,
+    /// Verify the UEFI boot event log (PCRs 0-7) of agents that have one.
+    #[serde(default = "yes")]
+    pub measured_boot: bool,
     /// Webhook (Alertmanager-compatible JSON) that receives an alert on every state change.
     pub alert_webhook: Option<String>,
     /// File holding the webhook's HMAC key; default `<state_dir>/alert-hmac.key`, created.
     pub alert_hmac_key_file: Option<PathBuf>,
     /// CA certificates (PEM) an `https` webhook is checked against; default: the verifier's CA.
     pub alert_webhook_ca: Option<PathBuf>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_state_dir() -> PathBuf {
@@ -116,8 +133,23 @@ pub struct Config {
     pub policy_dir: Option<PathBuf>,
     /// Cluster policy directory.
     pub cluster_policy_dir: Option<PathBuf>,
+    /// Which kernel- and firmware-written logs are verified, and by which runtime policies.
+    pub host_logs: HostLogsConfig,
     /// Alert delivery, if a webhook is configured.
     pub alerts: Option<AlertConfig>,
+}
+
+/// Which kernel- and firmware-written logs are verified (`host_logs.rs`).
+#[derive(Debug, Clone, Default)]
+pub struct HostLogsConfig {
+    /// Verify IMA (PCR 10).
+    pub ima: bool,
+    /// IMA runtime policies by file name.
+    pub ima_policy_dir: Option<PathBuf>,
+    /// The runtime policy of agents without an `ima-policy` label.
+    pub ima_default_policy: Option<String>,
+    /// Verify the UEFI boot event log (PCRs 0-7).
+    pub measured_boot: bool,
 }
 
 /// Where alerts go.
@@ -216,6 +248,12 @@ impl RawConfig {
             require_approval: self.require_approval,
             policy_dir: self.policy_dir,
             cluster_policy_dir: self.cluster_policy_dir,
+            host_logs: HostLogsConfig {
+                ima: self.ima,
+                ima_policy_dir: self.ima_policy_dir,
+                ima_default_policy: self.ima_default_policy,
+                measured_boot: self.measured_boot,
+            },
             alerts,
         })
     }

@@ -6,8 +6,10 @@
 //! The vector says only what palisade actually appraised: `instance-identity` (quote signed by
 //! the enrolled AK, fresh), `configuration` (the measured firewall/network/runtime documents and
 //! the policy over them), `hardware` (2 when the agent's EK certificate was verified against a
-//! trusted manufacturer CA at enrolment, else 0). `executables` and `file-system` stay 0 (no
-//! claim) until IMA is appraised. The EAR of an agent's latest result also carries the current
+//! trusted manufacturer CA at enrolment, else 0), `executables` (99 when the IMA list or the UEFI
+//! boot log does not reproduce its PCRs, 96 when an IMA-measured file is outside the runtime
+//! policy; no affirming claim: a pass does not say whether the host runs IMA). `file-system`
+//! stays 0 (no claim). The EAR of an agent's latest result also carries the current
 //! cluster-policy findings naming it; a `deny` finding makes `configuration` contraindicated.
 
 use base64::Engine as _;
@@ -41,6 +43,8 @@ pub struct Vector {
     pub instance: i8,
     /// `configuration`.
     pub configuration: i8,
+    /// `executables`: IMA and the UEFI boot log (failures only).
+    pub executables: i8,
     /// `hardware`: 2 (genuine) when the EK certificate chains to a trusted manufacturer CA.
     pub hardware: i8,
 }
@@ -55,8 +59,18 @@ impl Vector {
             instance: claim::AFFIRMING,
             configuration: claim::AFFIRMING,
             hardware: claim::NO_CLAIM,
+            executables: claim::NO_CLAIM,
         };
         for r in reasons {
+            if r.code.is_host_log() {
+                let executables = if r.code.is_host_log_integrity() {
+                    claim::CRYPTO_FAILED
+                } else {
+                    claim::CONTRAINDICATED
+                };
+                v.executables = worse(v.executables, executables);
+                continue;
+            }
             let (instance, configuration) = match r.code {
                 // Evidence in no form the enrolled agent would send: not recognised.
                 ReasonCode::QuoteMalformed | ReasonCode::PcrSelection => {
@@ -75,6 +89,13 @@ impl Vector {
                 | ReasonCode::DocumentMalformed => (claim::AFFIRMING, claim::CRYPTO_FAILED),
                 ReasonCode::PolicyViolation => (claim::AFFIRMING, claim::CONTRAINDICATED),
                 ReasonCode::PolicyUnevaluable => (claim::AFFIRMING, claim::UNAVAILABLE_CONFIG),
+                // Judged above, on `executables`.
+                ReasonCode::ImaLogMalformed
+                | ReasonCode::ImaReplayMismatch
+                | ReasonCode::ImaBootAggregate
+                | ReasonCode::ImaPolicy
+                | ReasonCode::BootLogMalformed
+                | ReasonCode::BootLogReplayMismatch => (claim::AFFIRMING, claim::AFFIRMING),
             };
             v.instance = worse(v.instance, instance);
             v.configuration = worse(v.configuration, configuration);
@@ -84,11 +105,16 @@ impl Vector {
 
     /// `ear.status`: the worst tier among the claims (`none` when no claim is made).
     pub fn status(&self) -> &'static str {
-        let worst = [self.instance, self.configuration, self.hardware]
-            .into_iter()
-            .map(tier)
-            .max()
-            .unwrap_or(0);
+        let worst = [
+            self.instance,
+            self.configuration,
+            self.executables,
+            self.hardware,
+        ]
+        .into_iter()
+        .map(tier)
+        .max()
+        .unwrap_or(0);
         ["none", "affirming", "warning", "contraindicated"]
             .get(usize::from(worst))
             .copied()
@@ -99,7 +125,7 @@ impl Vector {
         json!({
             "instance-identity": self.instance,
             "configuration": self.configuration,
-            "executables": claim::NO_CLAIM,
+            "executables": self.executables,
             "file-system": claim::NO_CLAIM,
             "hardware": self.hardware,
             "runtime-opaque": claim::NO_CLAIM,

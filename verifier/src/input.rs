@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use palisade_evidence::log::kind;
-use palisade_evidence::verify::{Judgement, VerifiedDocument};
+use palisade_evidence::verify::{HostLogCheckpoint, Judgement, VerifiedDocument, VerifiedState};
 use palisade_firewall::exposure::exposure;
 use palisade_firewall::Ruleset;
 use serde_json::{json, Map, Value};
@@ -109,11 +109,24 @@ pub fn node(agent: Subject<'_>, judgement: &Judgement, cache: &ExposureCache) ->
                 "sockets": by_kind(kind::SOCKETS),
                 "kernel": kernel,
             },
-            // Measured boot and IMA: not collected yet (the IMA issue adds them).
-            "boot": null,
-            "ima": null,
+            // The verifier's summaries of the UEFI boot log and the IMA list (`host_logs.rs`);
+            // null when the host sent none.
+            "boot": host_log(judgement, |s| s.boot.as_ref()),
+            "ima": host_log(judgement, |s| s.ima.as_ref()),
         }
     })
+}
+
+/// A host log's summary in the judgement's new state, or null.
+fn host_log(
+    judgement: &Judgement,
+    pick: impl Fn(&VerifiedState) -> Option<&HostLogCheckpoint>,
+) -> Value {
+    judgement
+        .state
+        .as_ref()
+        .and_then(pick)
+        .map_or(Value::Null, |c| c.summary.clone())
 }
 
 /// Exposure facts per namespace, and why a namespace has none.

@@ -15,6 +15,7 @@ pub mod ear;
 pub mod ek;
 pub mod error;
 pub mod exposures;
+pub mod host_logs;
 pub mod input;
 pub mod live;
 pub mod metrics;

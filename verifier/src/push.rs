@@ -158,16 +158,12 @@ pub async fn challenge(
     let fresh_log = app.push.take_fresh(&agent.id);
     let mut nonce = vec![0u8; 20];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
-    let request = QuoteRequest {
-        nonce,
-        pcrs: vec![agent.pcr],
-        log_offset: if fresh_log {
-            0
-        } else {
-            agent.state.log_offset()
-        },
-        event_cursor: agent.state.event_cursor.clone(),
+    let state = if fresh_log {
+        crate::attest::fresh(&agent.state)
+    } else {
+        agent.state.clone()
     };
+    let request = app.ctx.host_logs.request(&agent, &state, nonce);
     let answer = PushChallenge::new(&request, CHALLENGE_TTL.as_secs());
     app.push.issue(&agent.id, request, fresh_log, now);
     Ok((StatusCode::CREATED, Json(answer)))
@@ -227,6 +223,8 @@ mod tests {
             pcrs: vec![15],
             log_offset: 0,
             event_cursor: None,
+            ima_offset: None,
+            boot_log: false,
         }
     }
 

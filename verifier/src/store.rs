@@ -119,6 +119,30 @@ pub struct AgentRecord {
 }
 
 impl AgentRecord {
+    /// An active, pending agent with no keys (unit tests of logic around agents).
+    #[cfg(test)]
+    pub fn for_tests(id: &str, pcr: u8) -> Self {
+        Self {
+            id: id.into(),
+            ek_public: Vec::new(),
+            ek_certificate: None,
+            ak_public: Vec::new(),
+            contact: String::new(),
+            tls_certificate: String::new(),
+            pcr,
+            labels: BTreeMap::new(),
+            status: AgentStatus::Active,
+            state: Default::default(),
+            last_outcome: "pending".into(),
+            registered_at: String::new(),
+            activated_at: None,
+            ek_status: "unverified: test".into(),
+            push: false,
+            missed_at: None,
+            awaiting_approval: false,
+        }
+    }
+
     /// `registered`, `awaiting_approval`, `missed`, or the latest outcome (`pending` before
     /// the first).
     pub fn state(&self) -> &str {

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use palisade_evidence::verify::Judgement;
+use palisade_evidence::verify::{HostLogCheckpoint, Judgement};
 use palisade_evidence::{Reason, ReasonCode, Sha256Digest};
 
 use crate::input::{Subject, INPUT_VERSION};
@@ -31,6 +31,11 @@ pub fn key(policy_hash: &str, subject: Subject<'_>, judgement: &Judgement) -> Sh
         .iter()
         .map(|(k, d)| (k.as_str(), d.canonical.digest().to_string()))
         .collect();
+    // The host-log summaries are the policy input's `boot` and `ima`.
+    let host_logs = judgement.state.as_ref().map(|s| {
+        let summary = |c: &Option<HostLogCheckpoint>| c.as_ref().map(|c| c.summary.clone());
+        (summary(&s.boot), summary(&s.ima))
+    });
     let material = serde_json::json!([
         INPUT_VERSION,
         policy_hash,
@@ -39,6 +44,7 @@ pub fn key(policy_hash: &str, subject: Subject<'_>, judgement: &Judgement) -> Sh
         subject.pcr,
         log_entries,
         documents,
+        host_logs,
     ]);
     Sha256Digest::of(material.to_string().as_bytes())
 }

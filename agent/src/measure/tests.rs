@@ -16,6 +16,7 @@ async fn start(fake: &FakeTpm, dir: &std::path::Path) -> Result<Arc<Measurer>, M
         "agent-1".into(),
         LogStore::open(dir).unwrap(),
         "boot-1".into(),
+        Default::default(),
     )
     .await
 }

@@ -31,6 +31,12 @@ pub struct PushChallenge {
     /// Where the runtime events to send start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_cursor: Option<String>,
+    /// First IMA measurement-list entry to send (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ima_offset: Option<u64>,
+    /// Send the UEFI boot event log too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub boot_log: bool,
     /// Seconds the challenge stays valid.
     pub expires_in_s: u64,
 }
@@ -44,6 +50,8 @@ impl PushChallenge {
             pcrs: pcrs.join(","),
             log_offset: request.log_offset,
             event_cursor: request.event_cursor.clone(),
+            ima_offset: request.ima_offset,
+            boot_log: request.boot_log,
             expires_in_s,
         }
     }
@@ -55,6 +63,8 @@ impl PushChallenge {
             pcrs: self.pcrs.clone(),
             log_offset: self.log_offset,
             event_cursor: self.event_cursor.clone(),
+            ima_offset: self.ima_offset,
+            boot_log: self.boot_log,
         })
     }
 }
@@ -77,6 +87,8 @@ mod tests {
             pcrs: vec![10, 15],
             log_offset: 42,
             event_cursor: None,
+            ima_offset: Some(7),
+            boot_log: true,
         };
         let challenge = PushChallenge::new(&request, 60);
         let json = serde_json::to_string(&challenge).unwrap();
@@ -92,6 +104,8 @@ mod tests {
                 pcrs: vec![15],
                 log_offset: 0,
                 event_cursor: None,
+                ima_offset: None,
+                boot_log: false,
             },
             60,
         );

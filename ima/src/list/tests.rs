@@ -113,6 +113,21 @@ fn sm3_keeps_the_kernel_spelling_in_the_data() {
     }
 }
 
+#[test]
+fn ascii_round_trip_keeps_the_modsig_digest_spelling() {
+    // Caught by the round-trip check of the `ascii_list` fuzz target (ima/fuzz): `to_ascii`
+    // wrote the appended signature's digest with the canonical name, so `sm3-256:` came back as
+    // `sm3:` and the template data (hence the template hash) changed.
+    let d = "ab".repeat(32);
+    for label in ["sm3", "sm3-256", "sm3_256", "sha256"] {
+        let e = entry(&format!(
+            "10 {} ima-modsig sha256:{d} /x.ko 0302 {label}:{d} 3082",
+            "1".repeat(40)
+        ));
+        assert_eq!(parse(&to_ascii(std::slice::from_ref(&e)))[0], e);
+    }
+}
+
 /// One line of every template kind, with and without its optional fields.
 pub(crate) fn every_kind() -> Vec<Entry> {
     let d1 = "00112233445566778899aabbccddeeff00112233";

@@ -2,7 +2,7 @@
 //! findings (by 1-based entry number), merging for incremental attestation, and a compact
 //! summary for the Rego input document.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{json, Value};
 
 use super::{Outcome, RuntimePolicy};
@@ -14,17 +14,17 @@ pub const FINDINGS_LIMIT: usize = 1000;
 pub const SUMMARY_LIMIT: usize = 100;
 
 /// One entry the policy did not allow, or that needs another check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// 1-based position in the whole measurement list.
     pub entry: u64,
     /// The measured path or buffer name.
     pub path: String,
     /// The measured digest, written `alg:hex`.
-    #[serde(serialize_with = "digest_str")]
+    #[serde(serialize_with = "digest_str", deserialize_with = "digest_from_str")]
     pub digest: FileDigest,
     /// Boot aggregate only: whether the policy lists this digest (`None`: no such policy entry).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listed: Option<bool>,
 }
 
@@ -32,8 +32,21 @@ fn digest_str<S: Serializer>(d: &FileDigest, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format!("{}:{}", d.alg, hex::encode(&d.bytes)))
 }
 
-/// Counts of entries by outcome, and the first [`FINDINGS_LIMIT`] findings of each kind.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// `alg:hex`, as [`digest_str`] writes it.
+fn digest_from_str<'de, D: Deserializer<'de>>(d: D) -> Result<FileDigest, D::Error> {
+    use serde::de::Error as _;
+    let text = String::deserialize(d)?;
+    let (alg, hex) = text
+        .split_once(':')
+        .ok_or_else(|| D::Error::custom("digest is not alg:hex"))?;
+    let alg = crate::HashAlg::from_name(alg).map_err(D::Error::custom)?;
+    let bytes = hex::decode(hex).map_err(D::Error::custom)?;
+    Ok(FileDigest { alg, bytes })
+}
+
+/// Counts of entries by outcome, and the first [`FINDINGS_LIMIT`] findings of each kind
+/// (serialisable both ways so that a verifier can resume it from a checkpoint).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyReport {
     pub total: u64,
     pub allowed: u64,

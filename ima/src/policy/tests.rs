@@ -294,3 +294,17 @@ fn summary_document() {
     assert_eq!(bare["ok"], true);
     assert!(bare.get("policy").is_none());
 }
+
+#[test]
+fn report_survives_a_json_round_trip_for_checkpoints() {
+    let (entries, policy) = generated();
+    let mut altered = policy.clone();
+    altered
+        .digests
+        .set(entries[3].name().to_owned(), vec![vec![0; 32]]);
+    let report = altered.evaluate(&entries, 1);
+    let text = serde_json::to_string(&report).unwrap();
+    let back: PolicyReport = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, report);
+    assert!(serde_json::from_str::<PolicyReport>(&text.replace("sha256:", "md5:")).is_err());
+}

@@ -1,6 +1,8 @@
 //! `palisade-demo`: one host (a network namespace with its own swtpm and a real nftables
-//! ruleset) runs the agent; the verifier runs outside it. The host attests PASS; one firewall rule
-//! changes; the next attestation FAILs naming the rule. Everything is torn down at the end.
+//! ruleset) runs the agent; the verifier runs outside it. The host "boots" a real UEFI event log
+//! and "runs" a real IMA list into its swtpm (no firmware or IMA here). It attests PASS; one
+//! firewall rule changes and the next attestation FAILs naming the rule; an executable outside
+//! the IMA runtime policy runs and the next FAILs naming it. Everything is torn down at the end.
 #![forbid(unsafe_code)]
 #![allow(
     clippy::indexing_slicing,
@@ -10,14 +12,15 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
-use palisade_integration::palisade::{open_ssh, start_agent, Verifier, BASELINE_RULESET};
+use palisade_integration::measured;
+use palisade_integration::palisade::{open_ssh, start_agent_with, Verifier, BASELINE_RULESET};
 use palisade_integration::{require_root_tools, wait_until, Host};
 
 fn step(n: u32, text: &str) {
     if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-        println!("\n\x1b[1m[{n}/6] {text}\x1b[0m");
+        println!("\n\x1b[1m[{n}/7] {text}\x1b[0m");
     } else {
-        println!("\n[{n}/6] {text}");
+        println!("\n[{n}/7] {text}");
     }
 }
 
@@ -68,11 +71,19 @@ fn main() -> Result<()> {
         println!("    {line}");
     }
 
+    println!("    booting web1: a real UEFI event log (Secure Boot on) extended into PCRs 0-7,");
+    println!(
+        "    a real IMA list (826 entries) extended into PCR 10, as firmware and the kernel would"
+    );
+    let (verifier_toml, agent_toml, list) = measured::configure(host.dir())?;
+    measured::boot_and_run(&host, &list)?;
+
     step(
         3,
-        "starting the verifier (root namespace; polls every second)",
+        "starting the verifier (root namespace; polls every second; IMA runtime policy `host`)",
     );
-    let verifier = Verifier::start(&[host.gateway_ip()], Duration::from_secs(1))?;
+    let verifier =
+        Verifier::start_with(&[host.gateway_ip()], Duration::from_secs(1), &verifier_toml)?;
     println!(
         "    listening on port {}, state in {}",
         verifier.port(),
@@ -80,12 +91,12 @@ fn main() -> Result<()> {
     );
 
     step(4, "starting the agent inside web1: measure into PCR 15, enrol with MakeCredential/ActivateCredential");
-    let agent = start_agent(&host, &verifier)?;
+    let agent = start_agent_with(&host, &verifier, &agent_toml)?;
     println!("    enrolled; agent log: {}", agent.log_path().display());
 
     step(
         5,
-        "attesting web1: quote → replay PCR 15's log → check the ruleset digest → Rego policy",
+        "attesting web1: quote → replay PCR 15's log, the boot log (PCRs 0-7), IMA (PCR 10) → digests → policies",
     );
     latest(&verifier, "web1", "pass")?;
     show(&verifier, "web1")?;
@@ -114,11 +125,31 @@ fn main() -> Result<()> {
         bail!("the failure does not name the changed rule: {fail}");
     }
 
+    step(
+        7,
+        "running an executable the IMA runtime policy does not list: /usr/local/bin/cryptominer",
+    );
+    let miner = measured::executable("/usr/local/bin/cryptominer", b"not in the policy");
+    measured::measure(&host, std::slice::from_ref(&miner))?;
+    measured::append(&list, &[miner])?;
+    wait_until("an ima_policy failure", Duration::from_secs(30), || {
+        let shown = verifier.cli(&["agents", "show", "web1"])?;
+        let latest = shown["latest"].clone();
+        let named = latest["reasons"].as_array().into_iter().flatten().any(|r| {
+            r["code"] == "ima_policy"
+                && r["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("cryptominer"))
+        });
+        Ok(named.then_some(latest))
+    })?;
+    show(&verifier, "web1")?;
+
     println!(
         "\none full attestation (quote + verify + policy + store), verifier-side: {:.1} ms; through the CLI: {:.1} ms",
         timed["duration_us"].as_f64().context("duration")? / 1000.0,
         wall.as_secs_f64() * 1000.0
     );
-    println!("demo complete: PASS, then FAIL naming the changed rule. Cleaning up.");
+    println!("demo complete: PASS, then FAIL naming the changed rule, then FAIL naming the unknown executable. Cleaning up.");
     Ok(())
 }

@@ -207,6 +207,20 @@ impl Host {
         self.tpm2("tpm2_pcrextend", &[&arg]).map(drop)
     }
 
+    /// Extends the SHA-256 bank with each `(pcr, digest)` in order (as firmware or the kernel
+    /// would, many per `tpm2_pcrextend` call).
+    pub fn pcr_extend_many(&self, extends: &[(u8, [u8; 32])]) -> Result<()> {
+        for chunk in extends.chunks(64) {
+            let args: Vec<String> = chunk
+                .iter()
+                .map(|(pcr, d)| format!("{pcr}:sha256={}", hex::encode(d)))
+                .collect();
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            self.tpm2("tpm2_pcrextend", &args)?;
+        }
+        Ok(())
+    }
+
     /// `tpm2_pcrread sha256:PCR`: the PCR's SHA-256 bank value.
     pub fn pcr_read(&self, pcr: u8) -> Result<[u8; 32]> {
         let out = self.tpm2("tpm2_pcrread", &[&format!("sha256:{pcr}")])?;

@@ -11,6 +11,8 @@ mod ear;
 mod ek;
 mod events;
 mod fleet;
+mod ima;
+mod ima_cli;
 mod inspect;
 mod network;
 mod postgres;

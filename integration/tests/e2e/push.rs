@@ -8,7 +8,7 @@ use std::time::Duration;
 use palisade_evidence::wire::push::{PushAccepted, PushCapabilities, PushChallenge};
 use palisade_evidence::wire::ErrorBody;
 use palisade_integration::palisade::{
-    fetch_evidence, open_ssh, start_agent_with, BASELINE_RULESET,
+    fetch_evidence, fetch_evidence_for, open_ssh, start_agent_with, BASELINE_RULESET,
 };
 use palisade_integration::wait_until;
 use palisade_transport::pki;
@@ -119,7 +119,7 @@ fn early_forged_unrequested_and_replayed_submissions_get_4xx_and_store_nothing()
         assert_eq!(resp.status().as_u16(), 201);
         let challenge: PushChallenge = resp.json().await.unwrap();
         let request = challenge.request().unwrap();
-        let genuine = fetch_evidence(&agent_client, &w.host, &request.nonce, request.log_offset)
+        let genuine = fetch_evidence_for(&agent_client, &w.host, &request)
             .await
             .unwrap();
         let patch = |body: String| {

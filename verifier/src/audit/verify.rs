@@ -56,6 +56,9 @@ pub struct Report {
     pub policies_rechecked: usize,
     /// Records that hold, but whose policy the export does not carry (not re-evaluated).
     pub policies_missing: usize,
+    /// Records whose IMA / boot-log reasons were taken as stated: the export does not carry
+    /// those logs, so they are not re-checked offline.
+    pub host_log_reasons_taken: usize,
     /// Facts about the export that are not failures (a chain that starts after seq 1).
     pub notes: Vec<String>,
     /// Every record that does not hold.
@@ -210,6 +213,9 @@ impl Checker<'_> {
         check: &Check,
         state: Option<&VerifiedState>,
     ) -> Result<Option<VerifiedState>, String> {
+        if body.reasons.iter().any(|r| r.code.is_host_log()) {
+            self.report.host_log_reasons_taken += 1;
+        }
         if let Some(expected) = state {
             if !continues(expected, &check.previous) {
                 return Err(
@@ -240,10 +246,18 @@ impl Checker<'_> {
                         )
                     }
                     Checked::Judged(j) if !j.reasons.is_empty() => (Outcome::Fail, j.reasons, None),
+                    Checked::Judged(_) if host_log_integrity(body) => {
+                        // The record's IMA / boot-log verdict is taken as stated (not exported).
+                        (Outcome::Fail, host_log_reasons(body), None)
+                    }
                     Checked::Judged(j) => {
-                        let Some(reasons) = self.policy(body, &j) else {
+                        let Some(policy_reasons) = self.policy(body, &j) else {
                             self.report.policies_missing += 1;
-                            return if body.reasons.iter().all(|r| is_policy(r.code)) {
+                            return if body
+                                .reasons
+                                .iter()
+                                .all(|r| is_policy(r.code) || r.code.is_host_log())
+                            {
                                 Ok(j.state)
                             } else {
                                 Err(format!(
@@ -252,6 +266,8 @@ impl Checker<'_> {
                                 ))
                             };
                         };
+                        let mut reasons = host_log_reasons(body);
+                        reasons.extend(policy_reasons);
                         let outcome = if reasons.is_empty() {
                             Outcome::Pass
                         } else {
@@ -300,6 +316,8 @@ impl Checker<'_> {
             log: check.log.clone(),
             documents,
             events: None,
+            ima: None,
+            boot_log: None,
         })
     }
 
@@ -340,23 +358,36 @@ impl Checker<'_> {
 }
 
 /// `next` is `previous`, or what the verifier starts from after a TPM reset (same clock, no
-/// log); runtime-event cursors are advisory and not compared.
+/// log); runtime-event cursors are advisory and host-log checkpoints are not re-checked
+/// offline (the export does not carry those logs), so neither is compared.
 fn continues(previous: &VerifiedState, next: &VerifiedState) -> bool {
+    let chain = |s: &VerifiedState| VerifiedState {
+        event_cursor: None,
+        ima: None,
+        boot: None,
+        ..s.clone()
+    };
     let reset = VerifiedState {
         log: None,
         clock: previous.clock,
         measured: BTreeMap::new(),
         event_cursor: None,
+        ima: None,
+        boot: None,
     };
-    let next = VerifiedState {
-        event_cursor: None,
-        ..next.clone()
-    };
-    let previous = VerifiedState {
-        event_cursor: None,
-        ..previous.clone()
-    };
-    next == previous || next == reset
+    let next = chain(next);
+    next == chain(previous) || next == reset
+}
+
+/// The record's IMA and boot-log reasons, in its order (they come before the policy's).
+fn host_log_reasons(body: &RecordBody) -> Vec<Reason> {
+    let host = body.reasons.iter().filter(|r| r.code.is_host_log());
+    host.cloned().collect()
+}
+
+/// The record says a host log did not reproduce its PCRs (no policy ran).
+fn host_log_integrity(body: &RecordBody) -> bool {
+    body.reasons.iter().any(|r| r.code.is_host_log_integrity())
 }
 
 fn is_policy(code: ReasonCode) -> bool {

@@ -1,6 +1,6 @@
 //! `palisade`: the operator CLI. Talks to the verifier's API over mutual TLS with the operator
 //! certificate from the verifier's state directory; `palisade diff` also compares two ruleset
-//! files without any verifier.
+//! files without any verifier, and `eventlog` / `ima` read boot and IMA logs offline.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -24,8 +24,12 @@ mod audit;
 mod credentials;
 #[path = "palisade/diff.rs"]
 mod diff;
+#[path = "palisade/eventlog.rs"]
+mod eventlog;
 #[path = "palisade/fleet.rs"]
 mod fleet;
+#[path = "palisade/ima.rs"]
+mod ima;
 #[path = "palisade/policies.rs"]
 mod policies;
 #[path = "palisade/policy.rs"]
@@ -89,6 +93,12 @@ enum Command {
     /// unit tests with coverage.
     #[command(subcommand)]
     Policy(policy::Policy),
+    /// UEFI boot event logs offline: PCR replay, events, boot reference state.
+    #[command(subcommand)]
+    Eventlog(eventlog::Eventlog),
+    /// IMA measurement lists offline: replay, judge by or create a Keylime runtime policy.
+    #[command(subcommand)]
+    Ima(ima::Ima),
     /// API credentials (client certificates with a role); admin only.
     #[command(subcommand)]
     Credentials(credentials::Credentials),
@@ -187,7 +197,11 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let is_diff = matches!(cli.command, Command::Diff(_));
+    // diff(1)'s convention for the offline file commands: 2 is trouble, 1 is "different".
+    let trouble_is_2 = matches!(
+        cli.command,
+        Command::Diff(_) | Command::Eventlog(_) | Command::Ima(_)
+    );
     let outcome = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -197,8 +211,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("palisade: error: {e:#}");
-            // diff(1)'s convention: 2 is trouble, 1 is "different".
-            ExitCode::from(if is_diff { 2 } else { 1 })
+            ExitCode::from(if trouble_is_2 { 2 } else { 1 })
         }
     }
 }
@@ -276,6 +289,8 @@ impl Api {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Diff(args) => return diff::run_diff(&cli, args).await,
+        Command::Eventlog(command) => return eventlog::run(command, cli.json),
+        Command::Ima(command) => return ima::run(command, cli.json),
         Command::Audit(command) => return audit::run(command, || Api::new(&cli), cli.json).await,
         Command::Policy(command) => return policy::run(command, || Api::new(&cli), cli.json).await,
         Command::Policies(command) => {
@@ -340,6 +355,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let (client, base) = (&api.client, api.base.as_str());
     let (method, path) = match &cli.command {
         Command::Diff(_)
+        | Command::Eventlog(_)
+        | Command::Ima(_)
         | Command::Audit(_)
         | Command::Status
         | Command::Credentials(_)
@@ -378,6 +395,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     match cli.command {
         Command::Diff(_)
+        | Command::Eventlog(_)
+        | Command::Ima(_)
         | Command::Audit(_)
         | Command::Status
         | Command::Credentials(_)

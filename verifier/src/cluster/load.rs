@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use palisade_cluster_policy::{
     library, Constraint, Limits, ModelError, PolicySet, Template, TemplateSpec,
 };
-use sha2::Digest as _;
 
 use crate::store::Store;
 
@@ -108,22 +107,8 @@ pub async fn record_versions(
     ));
     let mut stored = Vec::new();
     for (name, proposed, modules) in objects {
-        let mut hasher = sha2::Sha256::new();
-        for (path, source) in &modules {
-            sha2::Digest::update(&mut hasher, path.as_bytes());
-            sha2::Digest::update(&mut hasher, [0]);
-            sha2::Digest::update(&mut hasher, source.as_bytes());
-            sha2::Digest::update(&mut hasher, [0]);
-        }
-        let hash = hex::encode(sha2::Digest::finalize(hasher));
-        let version = store.policy_version(&name, &hash, proposed).await?;
-        let reference = palisade_cluster_policy::PolicyRef {
-            name: name.clone(),
-            version,
-            hash,
-        };
-        store.save_policy(&reference, &modules).await?;
-        stored.push(format!("{name}@{version}"));
+        let reference = store.record_policy(&name, proposed, &modules).await?;
+        stored.push(format!("{name}@{}", reference.version));
     }
     Ok(stored)
 }

@@ -8,7 +8,7 @@ use super::*;
 use crate::audit::key::PublicKey;
 use crate::store::testing;
 
-const EVERY_CODE: [ReasonCode; 15] = [
+const EVERY_CODE: [ReasonCode; 21] = [
     ReasonCode::QuoteMalformed,
     ReasonCode::QuoteSignature,
     ReasonCode::NonceMismatch,
@@ -24,6 +24,12 @@ const EVERY_CODE: [ReasonCode; 15] = [
     ReasonCode::DocumentMalformed,
     ReasonCode::PolicyViolation,
     ReasonCode::PolicyUnevaluable,
+    ReasonCode::ImaLogMalformed,
+    ReasonCode::ImaReplayMismatch,
+    ReasonCode::ImaBootAggregate,
+    ReasonCode::ImaPolicy,
+    ReasonCode::BootLogMalformed,
+    ReasonCode::BootLogReplayMismatch,
 ];
 
 #[test]
@@ -54,6 +60,10 @@ fn reasons_land_on_the_claim_they_concern() {
     assert_eq!(v(ReasonCode::LogReplayMismatch).instance, 2);
     assert_eq!(v(ReasonCode::PolicyViolation).configuration, 96);
     assert_eq!(v(ReasonCode::PolicyUnevaluable).status(), "warning");
+    assert_eq!(v(ReasonCode::ImaPolicy).executables, 96);
+    assert_eq!(v(ReasonCode::ImaPolicy).configuration, 2);
+    assert_eq!(v(ReasonCode::ImaReplayMismatch).executables, 99);
+    assert_eq!(v(ReasonCode::BootLogReplayMismatch).executables, 99);
     let both = Vector::of(
         Outcome::Fail,
         &[

@@ -7,7 +7,6 @@ use palisade_evidence::verify::doc_key;
 use palisade_firewall::Ruleset;
 
 use super::*;
-use crate::store::AgentStatus;
 
 /// `nft -j list ruleset` (nft 1.0.6) of the end-to-end baseline's input chain with rule 4
 /// (`tcp dport 2222`) given `port`.
@@ -52,25 +51,7 @@ fn judgement_of(listing: &str) -> Judgement {
 }
 
 fn agent() -> AgentRecord {
-    AgentRecord {
-        id: "web1".into(),
-        ek_public: Vec::new(),
-        ek_certificate: None,
-        ak_public: Vec::new(),
-        contact: String::new(),
-        tls_certificate: String::new(),
-        pcr: 15,
-        labels: BTreeMap::new(),
-        status: AgentStatus::Active,
-        state: Default::default(),
-        last_outcome: "pending".into(),
-        registered_at: String::new(),
-        activated_at: None,
-        ek_status: "unverified: test".into(),
-        push: false,
-        missed_at: None,
-        awaiting_approval: false,
-    }
+    AgentRecord::for_tests("web1", 15)
 }
 
 fn violations(port: u16) -> Vec<String> {

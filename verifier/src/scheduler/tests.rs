@@ -22,6 +22,7 @@ async fn context(dir: &tempfile::TempDir, agents: &[&str]) -> Arc<Context> {
     let ca = pki::new_ca("test-ca").unwrap();
     let client = pki::issue(&ca, "verifier", &[], Usage::Client).unwrap();
     Arc::new(Context {
+        host_logs: Default::default(),
         store,
         policy: Arc::new(library::foundation(Limits::default()).unwrap()),
         clients: AgentClients::new(client, Duration::from_millis(200)),

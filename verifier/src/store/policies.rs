@@ -1,7 +1,9 @@
 //! Named, versioned node policies: every policy the verifier ever ran, by hash (the durable
 //! records name them), with a version that increases whenever a policy of the same name changes.
 
+use palisade_cluster_policy::PolicyRef;
 use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
 use sqlx::Row as _;
 
 use super::{Store, StoreError};
@@ -20,6 +22,32 @@ pub struct PolicyVersion {
 }
 
 impl Store {
+    /// Stores a policy's files (path, content) under the hash of all of them, as version
+    /// `proposed` or the next of its name if it changed (`policy_version`); its reference.
+    pub async fn record_policy(
+        &self,
+        name: &str,
+        proposed: u32,
+        modules: &[(String, String)],
+    ) -> Result<PolicyRef, StoreError> {
+        let mut hasher = sha2::Sha256::new();
+        for (path, source) in modules {
+            hasher.update(path.as_bytes());
+            hasher.update([0]);
+            hasher.update(source.as_bytes());
+            hasher.update([0]);
+        }
+        let hash = hex::encode(hasher.finalize());
+        let version = self.policy_version(name, &hash, proposed).await?;
+        let reference = PolicyRef {
+            name: name.to_owned(),
+            version,
+            hash,
+        };
+        self.save_policy(&reference, modules).await?;
+        Ok(reference)
+    }
+
     /// The version a policy `name` with modules hashing to `hash` gets: its stored version if
     /// it ran before, else one more than the newest of that name, and at least `proposed`.
     pub async fn policy_version(

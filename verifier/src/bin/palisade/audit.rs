@@ -153,6 +153,12 @@ fn print_report(report: &Report) {
         report.policies_rechecked,
         report.policies_missing
     );
+    if report.host_log_reasons_taken > 0 {
+        println!(
+            "{} records' IMA / boot-log reasons taken as recorded (those logs are not exported)",
+            report.host_log_reasons_taken
+        );
+    }
     if report.holds() {
         println!("every record holds: hashes, signatures, chains and re-checks agree");
     } else {

@@ -70,11 +70,55 @@ pub fn print_show(body: &Value) -> anyhow::Result<()> {
         "  EK certificate: {}",
         agent["ek_status"].as_str().unwrap_or("?")
     );
+    println!(
+        "  measured boot:  {}",
+        boot_line(body.pointer("/host_logs/boot").unwrap_or(&Value::Null))
+    );
+    println!(
+        "  IMA:            {}",
+        ima_line(body.pointer("/host_logs/ima").unwrap_or(&Value::Null))
+    );
     match body.get("latest").filter(|v| !v.is_null()) {
         Some(latest) => print_result(&serde_json::from_value(latest.clone())?),
         None => println!("  no attestation yet"),
     }
     Ok(())
+}
+
+/// The verified UEFI boot log in one line.
+fn boot_line(boot: &Value) -> String {
+    if boot.is_null() {
+        return "not verified (no boot log sent)".into();
+    }
+    let secure = match boot["secure_boot"].as_bool() {
+        Some(true) => "Secure Boot on",
+        Some(false) => "Secure Boot OFF",
+        None => "Secure Boot state not logged",
+    };
+    format!("{secure}, {} events replayed to PCRs 0-7", boot["events"])
+}
+
+/// The verified IMA list in one line.
+fn ima_line(ima: &Value) -> String {
+    if ima.is_null() {
+        return "not in use (no list, PCR 10 never extended)".into();
+    }
+    let policy = match ima.pointer("/policy/name").and_then(Value::as_str) {
+        Some(name) => format!("runtime policy {name}"),
+        None => "no runtime policy".into(),
+    };
+    let verdict = match ima["ok"].as_bool() {
+        Some(true) => "all allowed".to_owned(),
+        Some(false) => format!(
+            "{} unknown, {} mismatched",
+            ima["unknown"], ima["mismatched"]
+        ),
+        None => "not judged".into(),
+    };
+    format!(
+        "{} entries replayed to PCR 10; {policy}: {verdict}",
+        ima["entries"]
+    )
 }
 
 pub fn print_result(r: &ResultRecord) {

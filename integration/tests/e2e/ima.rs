@@ -103,3 +103,23 @@ fn a_pcr_extended_after_the_boot_log_was_verified_fails_naming_it() {
         .unwrap()
         .contains("PCR 4"));
 }
+
+#[test]
+fn a_killed_verifier_resumes_ima_from_its_stored_checkpoint() {
+    let mut b = booted("ima4");
+    assert_eq!(b.world.attest()["outcome"], "pass");
+    b.world.verifier.kill_and_restart().unwrap();
+    // An entry the verifier already verified is rewritten in the file: a verifier that lost its
+    // checkpoint would re-read it and fail; one that resumed asks only for new entries.
+    let honest = std::fs::read_to_string(&b.list).unwrap();
+    let path = b.entries[9].name().to_owned();
+    std::fs::write(&b.list, honest.replacen(&path, &format!("{path}.x"), 1)).unwrap();
+    let again = b.entries[5].clone(); // a file the policy allows, measured again
+    measure(&b.world.host, std::slice::from_ref(&again)).unwrap();
+    append(&b.list, &[again]).unwrap();
+    let r = b.world.attest();
+    assert_eq!(r["outcome"], "pass", "{r}");
+    let shown = b.world.verifier.cli(&["agents", "show", "ima4"]).unwrap();
+    assert_eq!(shown["host_logs"]["ima"]["entries"], 827);
+    assert_eq!(shown["host_logs"]["boot"]["secure_boot"], true);
+}

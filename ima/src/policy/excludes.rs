@@ -96,13 +96,7 @@ impl Eq for Excludes {}
 /// stripped of surrounding whitespace, empty lines and `#` comment lines skipped. Each regex must
 /// compile (the error names its line).
 pub fn parse_excludes_list(bytes: &[u8]) -> Result<Vec<String>, PolicyError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| PolicyError::Line {
-        line: bytes
-            .get(..e.valid_up_to())
-            .map_or(0, |b| b.iter().filter(|c| **c == b'\n').count())
-            + 1,
-        reason: "not UTF-8".into(),
-    })?;
+    let text = super::load::utf8_text(bytes)?;
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();

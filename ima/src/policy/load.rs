@@ -263,13 +263,7 @@ impl RuntimePolicy {
     /// and either hex case; spaces in the path become `_` (as IMA logs them); a path
     /// `%keyring:NAME` goes to `keyrings` under NAME.
     pub fn from_flat_allowlist(bytes: &[u8]) -> Result<Self, PolicyError> {
-        let text = std::str::from_utf8(bytes).map_err(|e| PolicyError::Line {
-            line: bytes
-                .get(..e.valid_up_to())
-                .map_or(0, |b| b.iter().filter(|c| **c == b'\n').count())
-                + 1,
-            reason: "not UTF-8".into(),
-        })?;
+        let text = utf8_text(bytes)?;
         let mut policy = Self {
             generator: GENERATOR_LEGACY_ALLOWLIST,
             ..Self::default()
@@ -341,4 +335,15 @@ fn explain(bytes: &[u8]) -> Option<PolicyError> {
         Some(v) if v != POLICY_VERSION => Some(PolicyError::UnsupportedVersion(v)),
         _ => None,
     }
+}
+
+/// `bytes` as text, or the error naming the line (1-based) of the first byte that is not UTF-8.
+pub(super) fn utf8_text(bytes: &[u8]) -> Result<&str, PolicyError> {
+    std::str::from_utf8(bytes).map_err(|e| PolicyError::Line {
+        line: bytes
+            .get(..e.valid_up_to())
+            .map_or(0, |b| b.iter().filter(|c| **c == b'\n').count())
+            + 1,
+        reason: "not UTF-8".into(),
+    })
 }

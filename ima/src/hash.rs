@@ -4,6 +4,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+mod digest_buf;
+
+pub use digest_buf::{DigestBuf, DigestTooLong, MAX_DIGEST_LEN};
+
 /// A hash algorithm IMA file digests or PCR banks use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -84,6 +88,11 @@ impl HashAlg {
             Self::Sha384 => 48,
             Self::Sha512 => 64,
         }
+    }
+
+    /// Hashes `parts` in order as one message, into an inline buffer (no allocation).
+    pub fn digest_buf(self, parts: &[&[u8]]) -> DigestBuf {
+        crate::replay::fast_digest(self, parts)
     }
 
     /// Hashes `parts` in order as one message.

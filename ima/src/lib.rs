@@ -8,5 +8,5 @@ pub mod policy;
 pub mod replay;
 pub mod uefi;
 
-pub use hash::{HashAlg, UnknownAlg};
+pub use hash::{DigestBuf, DigestTooLong, HashAlg, UnknownAlg};
 pub use list::{Entry, Event, FileDigest, ListError};

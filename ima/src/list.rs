@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::hash::HashAlg;
+use crate::hash::{DigestBuf, HashAlg};
 
 mod ascii;
 mod binary;
@@ -27,7 +27,17 @@ pub(crate) mod tests_prop;
 pub struct FileDigest {
     pub alg: HashAlg,
     #[serde(with = "hex::serde")]
-    pub bytes: Vec<u8>,
+    pub bytes: DigestBuf,
+}
+
+impl FileDigest {
+    /// `alg`'s digest of `parts`, concatenated.
+    pub fn of(alg: HashAlg, parts: &[&[u8]]) -> Self {
+        Self {
+            alg,
+            bytes: alg.digest_buf(parts),
+        }
+    }
 }
 
 /// What an entry measured, decoded from its template data.
@@ -72,9 +82,9 @@ pub struct Entry {
     /// the bank's algorithm in `binary_runtime_measurements_<alg>`. All zeros marks a
     /// measurement violation (ToMToU / open-writers), which extends as all ones.
     #[serde(with = "hex::serde")]
-    pub template_hash: Vec<u8>,
-    /// Template name (`ima`, `ima-ng`, `ima-sig`, `ima-buf`, `ima-modsig`).
-    pub template: String,
+    pub template_hash: DigestBuf,
+    /// The template (`ima`, `ima-ng`, `ima-sig`, `ima-buf`, `ima-modsig`); serialized by name.
+    pub template: Template,
     /// The template data exactly as the kernel hashed it.
     #[serde(skip)]
     pub data: Vec<u8>,
@@ -109,9 +119,7 @@ impl Entry {
         if self.template_hash.len() != alg.len() {
             return false;
         }
-        self.is_violation()
-            || crate::replay::fast_digest(alg, &[&self.data]).as_ref()
-                == self.template_hash.as_slice()
+        self.is_violation() || crate::replay::fast_digest(alg, &[&self.data]) == self.template_hash
     }
 }
 

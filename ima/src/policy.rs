@@ -72,7 +72,7 @@ pub enum PolicyError {
 #[derive(Debug, Clone, Default)]
 pub struct DigestMap {
     entries: Vec<(String, Vec<Vec<u8>>)>,
-    index: HashMap<String, usize>,
+    index: HashMap<String, usize, foldhash::fast::RandomState>,
 }
 
 impl DigestMap {

@@ -16,7 +16,9 @@ mod boot_aggregate;
 mod hashing;
 
 pub use boot_aggregate::{boot_aggregate, check_boot_aggregate, BootAggregate, BootAggregateError};
-pub(crate) use hashing::{fast_digest, Digest};
+pub(crate) use hashing::fast_digest;
+
+use crate::hash::DigestBuf;
 
 #[cfg(test)]
 mod tests;
@@ -151,7 +153,7 @@ pub enum Outcome {
 struct Engine {
     params: ReplayParams,
     algs: Vec<HashAlg>,
-    values: Vec<Digest>,
+    values: Vec<DigestBuf>,
 }
 
 impl Engine {
@@ -173,7 +175,7 @@ impl Engine {
                 )));
             }
             algs.push(bank.alg);
-            values.push(Digest::from_slice(&bank.value));
+            values.push(DigestBuf::truncating(&bank.value));
         }
         Ok(Self {
             params,
@@ -199,7 +201,7 @@ impl Engine {
             None
         } else {
             let digest = fast_digest(tpl, &[&entry.data]);
-            if digest.as_ref() != entry.template_hash.as_slice() {
+            if digest != entry.template_hash {
                 return Err(ReplayError::TemplateHash { entry: n, alg: tpl });
             }
             Some(digest)
@@ -209,7 +211,7 @@ impl Engine {
         }
         for (alg, value) in self.algs.iter().zip(self.values.iter_mut()) {
             let measurement = match logged {
-                None => Digest::filled(*alg, 0xff),
+                None => DigestBuf::filled(alg.len(), 0xff),
                 Some(digest) if *alg == tpl => digest,
                 Some(_) => fast_digest(*alg, &[&entry.data]),
             };

@@ -58,10 +58,7 @@ pub fn kernel_list(host: &Host, list: &Path) -> Result<Vec<Entry>> {
     for i in 0..8 {
         pcrs.extend(host.pcr_read(i)?);
     }
-    let aggregate = FileDigest {
-        alg: HashAlg::Sha256,
-        bytes: HashAlg::Sha256.digest(&[&pcrs]),
-    };
+    let aggregate = FileDigest::of(HashAlg::Sha256, &[&pcrs]);
     if let Some(first) = entries.first_mut() {
         *first = Entry::ima_ng(10, aggregate, "boot_aggregate");
     }
@@ -70,10 +67,7 @@ pub fn kernel_list(host: &Host, list: &Path) -> Result<Vec<Entry>> {
 
 /// An `ima-ng` entry for an executable with these contents.
 pub fn executable(path: &str, contents: &[u8]) -> Entry {
-    let digest = FileDigest {
-        alg: HashAlg::Sha256,
-        bytes: HashAlg::Sha256.digest(&[contents]),
-    };
+    let digest = FileDigest::of(HashAlg::Sha256, &[contents]);
     Entry::ima_ng(10, digest, path)
 }
 

@@ -25,24 +25,33 @@ pub fn parse_ascii(input: &[u8]) -> Result<Vec<Entry>, ListError> {
 pub fn parse_ascii_bank(input: &[u8], template_alg: HashAlg) -> Result<Vec<Entry>, ListError> {
     let end = input.iter().rposition(|c| *c != b'\n').map_or(0, |i| i + 1);
     let body = input.get(..end).unwrap_or_default();
-    let mut entries = Vec::new();
     if body.is_empty() {
-        return Ok(entries);
+        return Ok(Vec::new());
     }
-    for (i, line) in body.split(|c| *c == b'\n').enumerate() {
-        let n = i as u64 + 1;
+    let mut entries = Vec::with_capacity(memchr::memchr_iter(b'\n', body).count() + 1);
+    let mut rest = body;
+    let mut n = 0u64;
+    loop {
+        n += 1;
+        let (line, tail) = match memchr::memchr(b'\n', rest) {
+            Some(i) => (rest.get(..i).unwrap_or_default(), rest.get(i + 1..)),
+            None => (rest, None),
+        };
         entries.push(parse_line(line, template_alg).map_err(|reason| ListError::at(n, reason))?);
+        match tail {
+            Some(tail) => rest = tail,
+            None => return Ok(entries),
+        }
     }
-    Ok(entries)
 }
 
 fn split_first(s: &[u8]) -> Option<(&[u8], &[u8])> {
-    let i = s.iter().position(|c| *c == b' ')?;
+    let i = memchr::memchr(b' ', s)?;
     Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
 fn split_last(s: &[u8]) -> Option<(&[u8], &[u8])> {
-    let i = s.iter().rposition(|c| *c == b' ')?;
+    let i = memchr::memrchr(b' ', s)?;
     Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
@@ -74,8 +83,7 @@ fn parse_line(line: &[u8], template_alg: HashAlg) -> Result<Entry, String> {
             2 * template_alg.len()
         ));
     }
-    let mut template_hash = Vec::with_capacity(template_alg.len());
-    fields::push_hex(&mut template_hash, hash_hex, "template hash")?;
+    let template_hash = fields::hex_digest(hash_hex, "template hash")?;
     let (name, rest) = split_first(rest).ok_or("too few fields: no template data")?;
     let template = Template::from_name(name).ok_or_else(|| {
         format!(
@@ -87,7 +95,7 @@ fn parse_line(line: &[u8], template_alg: HashAlg) -> Result<Entry, String> {
     Ok(Entry {
         pcr,
         template_hash,
-        template: template.name().to_owned(),
+        template,
         data,
         event,
     })
@@ -106,8 +114,7 @@ fn parse_fields(template: Template, text: &[u8]) -> Result<(Vec<u8>, Event), Str
         split_first(text).ok_or("too few fields: expected digest and path")?;
     if template == Template::Ima {
         let path = non_empty(rest, "path")?;
-        let mut digest = Vec::with_capacity(fields::LEGACY_DIGEST_LEN);
-        fields::push_hex(&mut digest, digest_text, "file digest")?;
+        let digest = fields::hex_digest(digest_text, "file digest")?;
         let data = fields::legacy_data(&digest, path)?;
         let path = fields::name_str(path, "path")?;
         let digest = FileDigest {
@@ -174,7 +181,7 @@ fn parse_fields(template: Template, text: &[u8]) -> Result<(Vec<u8>, Event), Str
     let bytes_at = |range: std::ops::Range<usize>| data.get(range).unwrap_or_default().to_vec();
     let digest = FileDigest {
         alg,
-        bytes: bytes_at(digest_at),
+        bytes: fields::digest_buf(data.get(digest_at).unwrap_or_default(), "file digest")?,
     };
     let name = fields::name_str(name, "name")?;
     let event = match template {
@@ -189,7 +196,10 @@ fn parse_fields(template: Template, text: &[u8]) -> Result<(Vec<u8>, Event), Str
                 (Some((alg, d)), Some(sig)) => Some(Modsig {
                     digest: FileDigest {
                         alg,
-                        bytes: bytes_at(d),
+                        bytes: fields::digest_buf(
+                            data.get(d).unwrap_or_default(),
+                            "modsig digest",
+                        )?,
                     },
                     signature: bytes_at(sig),
                 }),

@@ -70,7 +70,8 @@ pub fn parse_binary(input: &[u8], template_alg: HashAlg) -> Result<Vec<Entry>, L
 
 fn parse_entry(r: &mut Reader<'_>, template_alg: HashAlg) -> Result<Entry, String> {
     let pcr = u32::try_from(r.u32("PCR")?).map_err(|_| "PCR out of range".to_owned())?;
-    let template_hash = r.take(template_alg.len(), "template hash")?.to_vec();
+    let template_hash = r.take(template_alg.len(), "template hash")?;
+    let template_hash = fields::digest_buf(template_hash, "template hash")?;
     let name_len = r.len("template name length", MAX_TEMPLATE_NAME)?;
     let name = r.take(name_len, "template name")?;
     let template = Template::from_name(name)
@@ -82,7 +83,7 @@ fn parse_entry(r: &mut Reader<'_>, template_alg: HashAlg) -> Result<Entry, Strin
         let data = fields::legacy_data(digest, path)?;
         let digest = FileDigest {
             alg: HashAlg::Sha1,
-            bytes: digest.to_vec(),
+            bytes: fields::digest_buf(digest, "file digest")?,
         };
         let path = fields::name_str(path, "path")?;
         (
@@ -102,7 +103,7 @@ fn parse_entry(r: &mut Reader<'_>, template_alg: HashAlg) -> Result<Entry, Strin
     Ok(Entry {
         pcr,
         template_hash,
-        template: template.name().to_owned(),
+        template,
         data,
         event,
     })

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::list::{Entry, Event};
+use crate::list::{Entry, Event, Template};
 
 fn put_u32(out: &mut Vec<u8>, n: usize) {
     out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
@@ -15,9 +15,9 @@ pub fn to_binary(entries: &[Entry]) -> Vec<u8> {
     for entry in entries {
         out.extend_from_slice(&entry.pcr.to_le_bytes());
         out.extend_from_slice(&entry.template_hash);
-        put_u32(&mut out, entry.template.len());
-        out.extend_from_slice(entry.template.as_bytes());
-        if entry.template == "ima" {
+        put_u32(&mut out, entry.template.name().len());
+        out.extend_from_slice(entry.template.name().as_bytes());
+        if entry.template == Template::Ima {
             out.extend_from_slice(entry.data.get(..20).unwrap_or(&entry.data));
             put_u32(&mut out, entry.name().len());
             out.extend_from_slice(entry.name().as_bytes());
@@ -51,12 +51,12 @@ pub fn to_ascii(entries: &[Entry]) -> String {
             out,
             "{:2} {} {}",
             entry.pcr,
-            hex::encode(&entry.template_hash),
-            entry.template
+            hex::encode(entry.template_hash),
+            entry.template.name()
         );
         match &entry.event {
-            Event::File { digest, path, .. } if entry.template == "ima" => {
-                let _ = write!(out, " {} {path}", hex::encode(&digest.bytes));
+            Event::File { digest, path, .. } if entry.template == Template::Ima => {
+                let _ = write!(out, " {} {path}", hex::encode(digest.bytes));
             }
             Event::File {
                 digest,
@@ -65,22 +65,22 @@ pub fn to_ascii(entries: &[Entry]) -> String {
                 modsig,
             } => {
                 let label = alg_label(&entry.data, 0).unwrap_or(digest.alg.name());
-                let _ = write!(out, " {label}:{} {path}", hex::encode(&digest.bytes));
-                if entry.template != "ima-ng" {
+                let _ = write!(out, " {label}:{} {path}", hex::encode(digest.bytes));
+                if entry.template != Template::ImaNg {
                     let _ = write!(
                         out,
                         " {}",
                         hex::encode(signature.as_deref().unwrap_or_default())
                     );
                 }
-                if entry.template == "ima-modsig" {
+                if entry.template == Template::ImaModsig {
                     match modsig {
                         Some(m) => {
                             let _ = write!(
                                 out,
                                 " {}:{} {}",
                                 alg_label(&entry.data, 3).unwrap_or(m.digest.alg.name()),
-                                hex::encode(&m.digest.bytes),
+                                hex::encode(m.digest.bytes),
                                 hex::encode(&m.signature)
                             );
                         }
@@ -93,7 +93,7 @@ pub fn to_ascii(entries: &[Entry]) -> String {
                 let _ = write!(
                     out,
                     " {label}:{} {name} {}",
-                    hex::encode(&digest.bytes),
+                    hex::encode(digest.bytes),
                     hex::encode(buf)
                 );
             }
@@ -118,8 +118,8 @@ impl Entry {
         data.push(0);
         Self {
             pcr,
-            template_hash: crate::HashAlg::Sha1.digest(&[&data]),
-            template: "ima-ng".into(),
+            template_hash: crate::replay::fast_digest(crate::HashAlg::Sha1, &[&data]),
+            template: Template::ImaNg,
             data,
             event: Event::File {
                 digest,
@@ -140,7 +140,7 @@ mod tests {
     fn an_ima_ng_entry_reads_back_from_its_ascii_line() {
         let digest = crate::FileDigest {
             alg: crate::HashAlg::Sha256,
-            bytes: vec![0xab; 32],
+            bytes: crate::DigestBuf::new(&[0xab; 32]).unwrap(),
         };
         let entry = Entry::ima_ng(10, digest, "/usr/bin/evil");
         let line = to_ascii(std::slice::from_ref(&entry));

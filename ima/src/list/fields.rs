@@ -9,7 +9,9 @@
 
 use std::ops::Range;
 
-use crate::hash::HashAlg;
+use serde::Serialize;
+
+use crate::hash::{DigestBuf, HashAlg, MAX_DIGEST_LEN};
 use crate::list::{Event, FileDigest, Modsig};
 
 /// Longest name the legacy `ima` template can carry (`IMA_EVENT_NAME_LEN_MAX`).
@@ -19,18 +21,23 @@ pub(crate) const LEGACY_NAME_FIELD: usize = LEGACY_NAME_MAX + 1;
 /// The legacy `ima` template's digest (`d`) is always SHA-1 sized.
 pub(crate) const LEGACY_DIGEST_LEN: usize = 20;
 
-/// The templates this crate decodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The templates this crate decodes (serialized as the kernel's name for them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum Template {
     /// `d|n`: SHA-1 digest and a name of at most 255 bytes (pre-3.13 kernels, `ima_template=ima`).
+    #[serde(rename = "ima")]
     Ima,
     /// `d-ng|n-ng`.
+    #[serde(rename = "ima-ng")]
     ImaNg,
     /// `d-ng|n-ng|sig`.
+    #[serde(rename = "ima-sig")]
     ImaSig,
     /// `d-ng|n-ng|buf`.
+    #[serde(rename = "ima-buf")]
     ImaBuf,
     /// `d-ng|n-ng|sig|d-modsig|modsig`.
+    #[serde(rename = "ima-modsig")]
     ImaModsig,
 }
 
@@ -93,24 +100,39 @@ pub(crate) fn push_hex(out: &mut Vec<u8>, hex: &[u8], what: &str) -> Result<Rang
     }
     let start = out.len();
     out.resize(start + hex.len() / 2, 0);
-    let mut bad = 0u8;
-    if let Some(dst) = out.get_mut(start..) {
-        for (byte, pair) in dst.iter_mut().zip(hex.chunks_exact(2)) {
-            let digit = |i: usize| {
-                pair.get(i).map_or(0xff, |c| {
-                    NIBBLE.get(usize::from(*c)).copied().unwrap_or(0xff)
-                })
-            };
-            let (hi, lo) = (digit(0), digit(1));
-            bad |= hi | lo;
-            *byte = hi << 4 | lo;
-        }
-    }
-    if bad & 0xf0 != 0 {
+    if !decode_hex(out.get_mut(start..).unwrap_or_default(), hex) {
         out.truncate(start);
         return Err(format!("{what}: not hex"));
     }
     Ok(start..out.len())
+}
+
+/// The digest `hex` spells (an even number of digits, at most [`MAX_DIGEST_LEN`] bytes).
+pub(crate) fn hex_digest(hex: &[u8], what: &str) -> Result<DigestBuf, String> {
+    if !hex.len().is_multiple_of(2) || hex.len() > 2 * MAX_DIGEST_LEN {
+        return Err(format!("{what}: not a digest in hex"));
+    }
+    let mut digest = DigestBuf::filled(hex.len() / 2, 0);
+    if !decode_hex(&mut digest, hex) {
+        return Err(format!("{what}: not hex"));
+    }
+    Ok(digest)
+}
+
+/// Writes the bytes the hex pairs of `hex` spell into `dst`; false if any is not a hex digit.
+fn decode_hex(dst: &mut [u8], hex: &[u8]) -> bool {
+    let mut bad = 0u8;
+    for (byte, pair) in dst.iter_mut().zip(hex.chunks_exact(2)) {
+        let digit = |i: usize| {
+            pair.get(i).map_or(0xff, |c| {
+                NIBBLE.get(usize::from(*c)).copied().unwrap_or(0xff)
+            })
+        };
+        let (hi, lo) = (digit(0), digit(1));
+        bad |= hi | lo;
+        *byte = hi << 4 | lo;
+    }
+    bad & 0xf0 == 0
 }
 
 /// A file digest must have its algorithm's length; a violation's digest is all zeros and may be
@@ -136,7 +158,7 @@ pub(crate) fn parse_alg(name: &[u8]) -> Result<HashAlg, String> {
 
 /// A path or buffer name: UTF-8 without NUL.
 pub(crate) fn name_str(bytes: &[u8], what: &str) -> Result<String, String> {
-    if bytes.contains(&0) {
+    if memchr::memchr(0, bytes).is_some() {
         return Err(format!("{what} contains a NUL byte"));
     }
     match std::str::from_utf8(bytes) {
@@ -235,6 +257,11 @@ fn split_fields(data: &[u8], n: usize) -> Result<Vec<&[u8]>, String> {
     Ok(fields)
 }
 
+/// `bytes` as a [`DigestBuf`] (checked digests always fit).
+pub(crate) fn digest_buf(bytes: &[u8], what: &str) -> Result<DigestBuf, String> {
+    DigestBuf::new(bytes).map_err(|e| format!("{what}: {e}"))
+}
+
 /// Decodes a binary `d-ng` field (`alg ":" "\0" digest`).
 fn decode_digest_ng(field: &[u8], what: &str) -> Result<FileDigest, String> {
     let colon = field
@@ -247,7 +274,7 @@ fn decode_digest_ng(field: &[u8], what: &str) -> Result<FileDigest, String> {
             check_digest(alg, digest)?;
             Ok(FileDigest {
                 alg,
-                bytes: digest.to_vec(),
+                bytes: digest_buf(digest, what)?,
             })
         }
         _ => Err(format!("{what}: no NUL after ':'")),

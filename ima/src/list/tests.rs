@@ -16,7 +16,7 @@ fn parse(text: &str) -> Vec<Entry> {
 pub(crate) fn entry(line: &str) -> Entry {
     let mut e = parse(line).remove(0);
     if !e.is_violation() {
-        e.template_hash = HashAlg::Sha1.digest(&[&e.data]);
+        e.template_hash = crate::DigestBuf::new(&HashAlg::Sha1.digest(&[&e.data])).unwrap();
     }
     e
 }
@@ -33,7 +33,7 @@ fn fixtures_parse_and_their_template_hashes_verify() {
         assert_eq!(entries.len(), count);
         assert!(entries
             .iter()
-            .all(|e| e.pcr == 10 && e.template == "ima-ng"));
+            .all(|e| e.pcr == 10 && e.template == Template::ImaNg));
         assert!(entries.iter().all(|e| e.template_hash_ok(HashAlg::Sha1)));
         verify_template_hashes(&entries, HashAlg::Sha1).unwrap();
         assert_eq!(entries[0].name(), "boot_aggregate");
@@ -44,7 +44,7 @@ fn fixtures_parse_and_their_template_hashes_verify() {
     assert_eq!(sha1[1].digest().alg, HashAlg::Sha1);
     assert_eq!(parse(SHA256_LOG)[1].digest().alg, HashAlg::Sha256);
     assert_eq!(
-        hex::encode(&parse(SHA256_LOG)[1].digest().bytes),
+        hex::encode(parse(SHA256_LOG)[1].digest().bytes),
         "96d7fae8adb7286a419a88f78c13d35fb782d63df654b7db56f154765698b754"
     );
 }
@@ -210,7 +210,7 @@ fn every_template_kind_round_trips_through_ascii_and_binary() {
 fn per_bank_lists_carry_the_bank_template_hash() {
     let mut entries = parse(GENERATED_LOG);
     for e in &mut entries {
-        e.template_hash = HashAlg::Sha256.digest(&[&e.data]);
+        e.template_hash = crate::DigestBuf::new(&HashAlg::Sha256.digest(&[&e.data])).unwrap();
     }
     let binary = to_binary(&entries);
     let back = parse_binary(&binary, HashAlg::Sha256).unwrap();

@@ -120,7 +120,7 @@ fn hostile_lengths_are_refused_before_allocating() {
     let ng = every_kind().remove(1);
     let good = to_binary(std::slice::from_ref(&ng));
     let name_len_at = 4 + 20;
-    let data_len_at = name_len_at + 4 + ng.template.len();
+    let data_len_at = name_len_at + 4 + ng.template.name().len();
 
     let mut bad = good.clone();
     bad[name_len_at..name_len_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());

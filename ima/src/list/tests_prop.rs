@@ -38,9 +38,9 @@ pub(crate) fn arb_entry() -> impl Strategy<Value = Entry> {
             };
             let mut e = parse_ascii(line.as_bytes()).unwrap().remove(0);
             e.template_hash = if violation {
-                vec![0; 20]
+                crate::DigestBuf::new(&[0; 20]).unwrap()
             } else {
-                HashAlg::Sha1.digest(&[&e.data])
+                crate::DigestBuf::new(&HashAlg::Sha1.digest(&[&e.data])).unwrap()
             };
             e
         })

@@ -64,15 +64,15 @@ impl RuntimePolicy {
             }
             match &entry.event {
                 Event::File { digest, path, .. } => {
-                    policy.digests.insert(path, digest.bytes.clone())
+                    policy.digests.insert(path, digest.bytes.to_vec())
                 }
                 Event::Buffer { digest, name, buf } => {
                     if is_key(buf) {
                         if options.keyrings && !policy.keyring_ignored(name) {
-                            policy.keyrings.insert(name, digest.bytes.clone());
+                            policy.keyrings.insert(name, digest.bytes.to_vec());
                         }
                     } else if options.ima_buf {
-                        policy.ima_buf.insert(name, digest.bytes.clone());
+                        policy.ima_buf.insert(name, digest.bytes.to_vec());
                     }
                 }
             }

@@ -42,7 +42,7 @@ impl RuntimePolicy {
                     let listed = self
                         .digests
                         .get(BOOT_AGGREGATE)
-                        .map(|list| list.contains(&digest.bytes));
+                        .map(|list| list.iter().any(|d| digest.bytes == *d));
                     return Outcome::BootAggregate { listed };
                 }
                 if self.excludes.is_excluded(path) {

@@ -29,7 +29,7 @@ pub struct Finding {
 }
 
 fn digest_str<S: Serializer>(d: &FileDigest, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format!("{}:{}", d.alg, hex::encode(&d.bytes)))
+    s.serialize_str(&format!("{}:{}", d.alg, hex::encode(d.bytes)))
 }
 
 /// `alg:hex`, as [`digest_str`] writes it.
@@ -41,6 +41,7 @@ fn digest_from_str<'de, D: Deserializer<'de>>(d: D) -> Result<FileDigest, D::Err
         .ok_or_else(|| D::Error::custom("digest is not alg:hex"))?;
     let alg = crate::HashAlg::from_name(alg).map_err(D::Error::custom)?;
     let bytes = hex::decode(hex).map_err(D::Error::custom)?;
+    let bytes = crate::DigestBuf::new(&bytes).map_err(D::Error::custom)?;
     Ok(FileDigest { alg, bytes })
 }
 

@@ -16,13 +16,13 @@ const RUST_KEYLIME_LOG: &[u8] = include_bytes!("../../testdata/ascii_runtime_mea
 pub(super) fn file_entry(template: &str, alg: HashAlg, digest: &[u8], path: &str) -> Entry {
     Entry {
         pcr: 10,
-        template_hash: vec![0xaa; 20],
-        template: template.into(),
+        template_hash: crate::DigestBuf::new(&[0xaa; 20]).unwrap(),
+        template: crate::list::Template::from_name(template.as_bytes()).expect("known template"),
         data: Vec::new(),
         event: Event::File {
             digest: FileDigest {
                 alg,
-                bytes: digest.to_vec(),
+                bytes: crate::DigestBuf::new(digest).unwrap(),
             },
             path: path.into(),
             signature: None,
@@ -40,13 +40,13 @@ pub(super) fn ng(path: &str, digest: &[u8]) -> Entry {
 pub(super) fn buf_entry(name: &str, digest: &[u8], buf: &[u8]) -> Entry {
     Entry {
         pcr: 10,
-        template_hash: vec![0xbb; 20],
-        template: "ima-buf".into(),
+        template_hash: crate::DigestBuf::new(&[0xbb; 20]).unwrap(),
+        template: crate::list::Template::ImaBuf,
         data: Vec::new(),
         event: Event::Buffer {
             digest: FileDigest {
                 alg: HashAlg::Sha256,
-                bytes: digest.to_vec(),
+                bytes: crate::DigestBuf::new(digest).unwrap(),
             },
             name: name.into(),
             buf: buf.to_vec(),
@@ -57,7 +57,7 @@ pub(super) fn buf_entry(name: &str, digest: &[u8], buf: &[u8]) -> Entry {
 /// A measurement violation as the kernel logs it: zero template hash and zero file digest.
 pub(super) fn violation(path: &str) -> Entry {
     let mut e = ng(path, &[0; 32]);
-    e.template_hash = vec![0; 20];
+    e.template_hash = crate::DigestBuf::new(&[0; 20]).unwrap();
     e
 }
 
@@ -87,7 +87,7 @@ fn validation_one_policy_digest_altered_is_a_mismatch() {
     let (entries, _) = generated();
     let text = String::from_utf8(GENERATED_POLICY.to_vec()).unwrap();
     let victim = entries[57].name().to_owned();
-    let hex = hex::encode(&entries[57].digest().bytes);
+    let hex = hex::encode(entries[57].digest().bytes);
     let altered = text.replacen(&hex, &format!("{}0", &hex[..63]), 1);
     assert_ne!(altered, text);
     let report = RuntimePolicy::from_json(altered.as_bytes())

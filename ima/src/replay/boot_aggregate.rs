@@ -98,11 +98,11 @@ pub fn check_boot_aggregate(
         return Ok(BootAggregate::Zero);
     }
     let candidates = boot_aggregate(digest.alg, pcrs)?;
-    if candidates.contains(&digest.bytes) {
+    if candidates.iter().any(|c| digest.bytes == *c) {
         Ok(BootAggregate::Match)
     } else {
         Ok(BootAggregate::Mismatch {
-            logged: digest.bytes.clone(),
+            logged: digest.bytes.to_vec(),
             candidates,
         })
     }

@@ -22,11 +22,7 @@ const UEFI_PCRS: &str =
 /// The generated list, its boot_aggregate recomputed over all-zero PCRs 0-7.
 fn entries() -> Vec<Entry> {
     let mut entries = parse_ascii(LOG).unwrap();
-    let aggregate = HashAlg::Sha256.digest(&[&[0u8; 32 * 8]]);
-    let digest = FileDigest {
-        alg: HashAlg::Sha256,
-        bytes: aggregate,
-    };
+    let digest = FileDigest::of(HashAlg::Sha256, &[&[0u8; 32 * 8]]);
     entries[0] = Entry::ima_ng(10, digest, "boot_aggregate");
     entries
 }
@@ -139,7 +135,7 @@ fn an_unknown_executable_fails_naming_it_until_the_policy_changes() {
     let (logs, mut entries) = (host_logs(true), entries());
     let evil = FileDigest {
         alg: HashAlg::Sha256,
-        bytes: vec![0xee; 32],
+        bytes: palisade_ima::DigestBuf::new(&[0xee; 32]).unwrap(),
     };
     entries.push(Entry::ima_ng(10, evil, "/tmp/evil"));
     let mut state = VerifiedState::default();

@@ -106,7 +106,7 @@ fn brief(n: u64, entry: &Entry) -> Brief {
     Brief {
         entry: n,
         path: entry.name().to_owned(),
-        digest: format!("{}:{}", digest.alg, hex::encode(&digest.bytes)),
+        digest: format!("{}:{}", digest.alg, hex::encode(digest.bytes)),
     }
 }
 
@@ -166,7 +166,7 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<ReplayReport> {
             .map(|(n, e)| BadTemplateHash {
                 entry: *n,
                 path: e.name().to_owned(),
-                logged: hex::encode(&e.template_hash),
+                logged: hex::encode(e.template_hash),
                 computed: hex::encode(template_alg.digest(&[&e.data])),
             })
             .collect(),
@@ -216,7 +216,7 @@ fn findings(out: &mut String, what: &str, total: u64, list: &[Finding], limit: u
     let shown = list.len().min(limit);
     let _ = writeln!(out, "  {what} ({total}, first {shown}):");
     for f in list.iter().take(limit) {
-        let digest = format!("{}:{}", f.digest.alg, hex::encode(&f.digest.bytes));
+        let digest = format!("{}:{}", f.digest.alg, hex::encode(f.digest.bytes));
         let _ = writeln!(out, "    entry {:<6} {} {digest}", f.entry, f.path);
     }
 }

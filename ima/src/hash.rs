@@ -97,20 +97,7 @@ impl HashAlg {
 
     /// Hashes `parts` in order as one message.
     pub fn digest(self, parts: &[&[u8]]) -> Vec<u8> {
-        fn run<D: sha1::Digest>(parts: &[&[u8]]) -> Vec<u8> {
-            let mut hasher = D::new();
-            for part in parts {
-                hasher.update(part);
-            }
-            hasher.finalize().to_vec()
-        }
-        match self {
-            Self::Sha1 => run::<sha1::Sha1>(parts),
-            Self::Sha256 => run::<sha2::Sha256>(parts),
-            Self::Sha384 => run::<sha2::Sha384>(parts),
-            Self::Sha512 => run::<sha2::Sha512>(parts),
-            Self::Sm3 => run::<sm3::Sm3>(parts),
-        }
+        self.digest_buf(parts).to_vec()
     }
 
     /// TPM extend: `new = H(old || measurement)`, in place.

@@ -117,27 +117,6 @@ impl fmt::Debug for DigestBuf {
     }
 }
 
-impl TryFrom<&[u8]> for DigestBuf {
-    type Error = DigestTooLong;
-    fn try_from(bytes: &[u8]) -> Result<Self, DigestTooLong> {
-        Self::new(bytes)
-    }
-}
-
-impl TryFrom<Vec<u8>> for DigestBuf {
-    type Error = DigestTooLong;
-    fn try_from(bytes: Vec<u8>) -> Result<Self, DigestTooLong> {
-        Self::new(&bytes)
-    }
-}
-
-impl<const N: usize> TryFrom<[u8; N]> for DigestBuf {
-    type Error = DigestTooLong;
-    fn try_from(bytes: [u8; N]) -> Result<Self, DigestTooLong> {
-        Self::new(&bytes)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

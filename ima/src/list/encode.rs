@@ -118,7 +118,7 @@ impl Entry {
         data.push(0);
         Self {
             pcr,
-            template_hash: crate::replay::fast_digest(crate::HashAlg::Sha1, &[&data]),
+            template_hash: crate::HashAlg::Sha1.digest_buf(&[&data]),
             template: Template::ImaNg,
             data,
             event: Event::File {

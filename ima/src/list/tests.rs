@@ -16,7 +16,7 @@ fn parse(text: &str) -> Vec<Entry> {
 pub(crate) fn entry(line: &str) -> Entry {
     let mut e = parse(line).remove(0);
     if !e.is_violation() {
-        e.template_hash = crate::DigestBuf::new(&HashAlg::Sha1.digest(&[&e.data])).unwrap();
+        e.template_hash = HashAlg::Sha1.digest_buf(&[&e.data]);
     }
     e
 }
@@ -210,7 +210,7 @@ fn every_template_kind_round_trips_through_ascii_and_binary() {
 fn per_bank_lists_carry_the_bank_template_hash() {
     let mut entries = parse(GENERATED_LOG);
     for e in &mut entries {
-        e.template_hash = crate::DigestBuf::new(&HashAlg::Sha256.digest(&[&e.data])).unwrap();
+        e.template_hash = HashAlg::Sha256.digest_buf(&[&e.data]);
     }
     let binary = to_binary(&entries);
     let back = parse_binary(&binary, HashAlg::Sha256).unwrap();

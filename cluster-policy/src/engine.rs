@@ -49,17 +49,27 @@ pub struct PolicyRef {
     pub hash: String,
 }
 
-/// Limits on one evaluation.
+/// Limits on one evaluation. Exceeding one makes the evaluation fail ("could not evaluate").
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Wall-clock limit of one evaluation.
     pub time: Duration,
+    /// Bytes one evaluation may grow the heap by (`None`: unlimited); see [`crate::memory`].
+    pub memory: Option<u64>,
+}
+
+impl Limits {
+    /// Default time limit.
+    pub const DEFAULT_TIME: Duration = Duration::from_secs(2);
+    /// Default memory limit: 512 MiB.
+    pub const DEFAULT_MEMORY: u64 = 512 << 20;
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            time: Duration::from_secs(2),
+            time: Self::DEFAULT_TIME,
+            memory: Some(Self::DEFAULT_MEMORY),
         }
     }
 }
@@ -213,6 +223,7 @@ impl std::fmt::Debug for Session<'_> {
 impl Session<'_> {
     /// Evaluates every package's `violation` set against `input`.
     pub fn evaluate(&mut self, input: regorus::Value) -> Result<Vec<Violation>, PolicyError> {
+        let _budget = crate::memory::Budget::enter(self.policy.limits.memory);
         self.engine.set_input(input);
         let mut violations = Vec::new();
         for package in &self.policy.packages {

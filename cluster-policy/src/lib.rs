@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod engine;
 mod extensions;
 pub mod library;
+pub mod memory;
 pub mod model;
 pub mod schema;
 pub mod testing;

@@ -50,7 +50,10 @@ impl Ns {
             if pending.is_empty() {
                 return config;
             }
-            assert!(Instant::now() < deadline, "links never came up: {pending:?}");
+            assert!(
+                Instant::now() < deadline,
+                "links never came up: {pending:?}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -80,7 +80,7 @@ pub struct Running {
 /// Loads the node policy: every `.rego` file of `policy_dir`, or the shipped baseline.
 pub fn load_policy(config: &Config) -> Result<Policy, StartError> {
     let Some(dir) = &config.policy_dir else {
-        return Ok(library::foundation(Limits::default())?);
+        return Ok(library::foundation(config.policy_limits)?);
     };
     let io = |source| StartError::Io {
         what: format!("reading policies from {}", dir.display()),
@@ -102,7 +102,7 @@ pub fn load_policy(config: &Config) -> Result<Policy, StartError> {
     let name = dir
         .file_name()
         .map_or_else(|| "custom".to_owned(), |n| n.to_string_lossy().into_owned());
-    Ok(Policy::load(&name, 1, modules, Limits::default())?)
+    Ok(Policy::load(&name, 1, modules, config.policy_limits)?)
 }
 
 /// The webhook client and key for `alerts`.
@@ -128,7 +128,7 @@ fn webhook(alerts: &AlertConfig, material: &pki::Material) -> Result<Webhook, St
 
 /// `policy` with the version the store gives it: a changed policy of the same name gets the
 /// next version, one that ran before keeps its own (`store/policies.rs`).
-async fn versioned(store: &Store, policy: Policy) -> Result<Policy, StartError> {
+async fn versioned(store: &Store, policy: Policy, limits: Limits) -> Result<Policy, StartError> {
     let r = policy.reference();
     let version = store.policy_version(&r.name, &r.hash, r.version).await?;
     if version == r.version {
@@ -139,7 +139,7 @@ async fn versioned(store: &Store, policy: Policy) -> Result<Policy, StartError> 
         &name,
         version,
         policy.modules().to_vec(),
-        Limits::default(),
+        limits,
     )?)
 }
 
@@ -170,7 +170,7 @@ pub async fn start(
         tracing::info!(url = %webhook.url, "alerts are delivered to this webhook");
         tokio::spawn(crate::alerts::outbox::run(store.clone(), webhook));
     }
-    let policy = Arc::new(versioned(&store, load_policy(&config)?).await?);
+    let policy = Arc::new(versioned(&store, load_policy(&config)?, config.policy_limits).await?);
     tracing::info!(policy = %policy.reference().name, version = policy.reference().version,
         hash = %policy.reference().hash, "policy loaded");
     store
@@ -201,7 +201,7 @@ pub async fn start(
     let cluster = match &config.cluster_policy_dir {
         None => None,
         Some(dir) => {
-            let set = crate::cluster::load_dir(dir)?;
+            let set = crate::cluster::load_dir(dir, config.policy_limits)?;
             let versions = crate::cluster::record_versions(&store, &set).await?;
             tracing::info!(?versions, "cluster policy templates and constraints stored");
             tracing::info!(dir = %dir.display(), constraints = set.constraints().len(), templates = set.templates().len(), "cluster policies loaded");

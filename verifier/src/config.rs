@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use palisade_cluster_policy::Limits;
 use serde::Deserialize;
 
 /// Prefix of environment overrides.
@@ -58,6 +59,14 @@ pub struct RawConfig {
     /// Cluster policies: templates (added to the shipped library) and constraints
     /// (`constraints.json`) evaluated over every node and the fleet (`docs/cluster-policy.md`).
     pub cluster_policy_dir: Option<PathBuf>,
+    /// Wall-clock limit of one policy evaluation (node policy, one constraint over a node or
+    /// the fleet), in milliseconds; past it the result is "could not evaluate".
+    #[serde(default = "default_policy_time_limit_ms")]
+    pub policy_time_limit_ms: u64,
+    /// Heap one policy evaluation may grow by, in MiB (0: unlimited); past it the result is
+    /// "could not evaluate".
+    #[serde(default = "default_policy_memory_limit_mib")]
+    pub policy_memory_limit_mib: u64,
     /// Verify the kernel's IMA measurement list (PCR 10) of agents that have one.
     #[serde(default = "yes")]
     pub ima: bool,
@@ -101,6 +110,16 @@ fn default_timeout_ms() -> u64 {
 fn default_concurrency() -> usize {
     32
 }
+fn default_policy_time_limit_ms() -> u64 {
+    duration_ms(Limits::DEFAULT_TIME)
+}
+fn default_policy_memory_limit_mib() -> u64 {
+    Limits::DEFAULT_MEMORY >> 20
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
@@ -133,6 +152,8 @@ pub struct Config {
     pub policy_dir: Option<PathBuf>,
     /// Cluster policy directory.
     pub cluster_policy_dir: Option<PathBuf>,
+    /// Limits of every policy evaluation.
+    pub policy_limits: Limits,
     /// Which kernel- and firmware-written logs are verified, and by which runtime policies.
     pub host_logs: HostLogsConfig,
     /// Alert delivery, if a webhook is configured.
@@ -194,6 +215,12 @@ impl RawConfig {
                 reason: "needs ek_ca_dir (the CAs certificates are checked against)".into(),
             });
         }
+        if self.policy_time_limit_ms < 10 {
+            return Err(ConfigError::Invalid {
+                field: "policy_time_limit_ms",
+                reason: "must be at least 10".into(),
+            });
+        }
         if self.max_concurrency == 0 {
             return Err(ConfigError::Invalid {
                 field: "max_concurrency",
@@ -248,6 +275,11 @@ impl RawConfig {
             require_approval: self.require_approval,
             policy_dir: self.policy_dir,
             cluster_policy_dir: self.cluster_policy_dir,
+            policy_limits: Limits {
+                time: Duration::from_millis(self.policy_time_limit_ms),
+                memory: (self.policy_memory_limit_mib > 0)
+                    .then(|| self.policy_memory_limit_mib.saturating_mul(1 << 20)),
+            },
             host_logs: HostLogsConfig {
                 ima: self.ima,
                 ima_policy_dir: self.ima_policy_dir,
@@ -294,5 +326,36 @@ mod tests {
         let c = Config::load(None, env(&[("PALISADE_VERIFIER_DATABASE", pg)])).unwrap();
         assert_eq!(c.database, pg);
         assert!(Config::load(None, env(&[("PALISADE_VERIFIER_BOGUS", "1")])).is_err());
+    }
+
+    fn parse(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        palisade_transport::config::parse::<RawConfig>(text, ENV_PREFIX, env)?.validate()
+    }
+
+    #[test]
+    fn policy_limits_default_to_the_engine_defaults() {
+        let limits = parse("", &[]).unwrap().policy_limits;
+        assert_eq!(limits.time, Limits::DEFAULT_TIME);
+        assert_eq!(limits.memory, Some(Limits::DEFAULT_MEMORY));
+    }
+
+    #[test]
+    fn policy_limits_come_from_the_file_and_the_environment() {
+        let c = parse(
+            "policy_time_limit_ms = 250\npolicy_memory_limit_mib = 64",
+            &[("PALISADE_VERIFIER_POLICY_MEMORY_LIMIT_MIB", "128")],
+        )
+        .unwrap();
+        assert_eq!(c.policy_limits.time, Duration::from_millis(250));
+        assert_eq!(c.policy_limits.memory, Some(128 << 20));
+        let unlimited = parse("policy_memory_limit_mib = 0", &[]).unwrap();
+        assert_eq!(unlimited.policy_limits.memory, None);
+    }
+
+    #[test]
+    fn a_policy_time_limit_below_10_ms_is_refused() {
+        let err = parse("policy_time_limit_ms = 5", &[]).unwrap_err();
+        assert!(err.to_string().contains("policy_time_limit_ms"), "{err}");
     }
 }

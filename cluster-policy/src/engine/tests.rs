@@ -240,9 +240,50 @@ fn time_limit_stops_runaway_policies() {
             "m.rego".into(),
             "package m\nimport rego.v1\nviolation contains [a, b, c] if { some a in numbers.range(1, 300); some b in numbers.range(1, 300); some c in numbers.range(1, 300); a + b + c < 0 }".into(),
         )],
-        Limits { time: Duration::from_millis(50) },
+        Limits {
+            time: Duration::from_millis(50),
+            ..Limits::default()
+        },
     )
     .unwrap();
     let err = p.evaluate(&json!({})).unwrap_err();
     assert!(matches!(err, PolicyError::Eval { .. }), "{err}");
+}
+
+#[test]
+fn memory_limit_stops_a_policy_that_builds_a_huge_set() {
+    let huge = "package m\nimport rego.v1\nviolation contains count(s) if { s := {[i, \"padding\"] | some i in numbers.range(1, 100000000)} }";
+    let p = Policy::load(
+        "p",
+        1,
+        vec![("m.rego".into(), huge.into())],
+        Limits {
+            time: Duration::from_secs(120),
+            memory: Some(64 << 20),
+        },
+    )
+    .unwrap();
+    let grown = crate::memory::heap_bytes();
+    let err = p.evaluate(&json!({})).unwrap_err().to_string();
+    assert!(err.contains("memory"), "{err}");
+    // The set was dropped with the failed evaluation.
+    assert!(crate::memory::heap_bytes() < grown + (64 << 20));
+}
+
+#[test]
+fn memory_limit_leaves_ordinary_evaluations_alone() {
+    let p = Policy::load(
+        "p",
+        1,
+        vec![(
+            "m.rego".into(),
+            "package m\nimport rego.v1\nviolation contains count(s) if { s := {i | some i in numbers.range(1, 20000)} }".into(),
+        )],
+        Limits {
+            time: Duration::from_secs(120),
+            memory: Some(64 << 20),
+        },
+    )
+    .unwrap();
+    assert_eq!(p.evaluate(&json!({})).unwrap()[0].details, json!(20000));
 }

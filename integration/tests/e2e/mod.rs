@@ -15,6 +15,7 @@ mod ima;
 mod ima_cli;
 mod inspect;
 mod network;
+mod policy_cli;
 mod postgres;
 mod push;
 mod roles;

@@ -200,7 +200,10 @@ fn main() -> ExitCode {
     // diff(1)'s convention for the offline file commands: 2 is trouble, 1 is "different".
     let trouble_is_2 = matches!(
         cli.command,
-        Command::Diff(_) | Command::Eventlog(_) | Command::Ima(_)
+        Command::Diff(_)
+            | Command::Eventlog(_)
+            | Command::Ima(_)
+            | Command::Policy(policy::Policy::Eval { .. } | policy::Policy::Test { .. })
     );
     let outcome = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -27,9 +27,9 @@ pub enum LoadError {
 
 /// The shipped templates, replaced or extended by `dir`'s (`<name>/template.json` with
 /// `template.rego` beside it), and `dir`'s constraints (`constraints.json`,
-/// `*.constraints.json`: arrays).
-pub fn load_dir(dir: &Path) -> Result<PolicySet, LoadError> {
-    let mut templates: Vec<Template> = library::templates(Limits::default())?;
+/// `*.constraints.json`: arrays), every template evaluated under `limits`.
+pub fn load_dir(dir: &Path, limits: Limits) -> Result<PolicySet, LoadError> {
+    let mut templates: Vec<Template> = library::templates(limits)?;
     let mut constraints: Vec<Constraint> = Vec::new();
     for path in walk(dir)? {
         let name = path
@@ -41,7 +41,7 @@ pub fn load_dir(dir: &Path) -> Result<PolicySet, LoadError> {
             let rego_path = path.with_file_name("template.rego");
             let rego = std::fs::read_to_string(&rego_path).map_err(|e| file(&rego_path, e))?;
             templates.retain(|t| t.spec.name != spec.name);
-            templates.push(Template::load(spec, &rego, Limits::default())?);
+            templates.push(Template::load(spec, &rego, limits)?);
         } else if name == "constraints.json" || name.ends_with(".constraints.json") {
             constraints.extend(read_json::<Vec<Constraint>>(&path)?);
         }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 use palisade_cluster_policy::cluster::Report;
 use palisade_cluster_policy::testing::{self, Outcome};
-use palisade_cluster_policy::{library, Enforcement, Evaluator, Finding};
+use palisade_cluster_policy::{library, Enforcement, Evaluator, Finding, Limits};
 use palisade_verifier::cluster::{load_dir, walk};
 use serde_json::Value;
 
@@ -17,7 +17,8 @@ use super::Api;
 #[derive(Debug, clap::Subcommand)]
 pub enum Policy {
     /// Evaluate constraints over a cluster input file (`{"nodes": {ID: NODE}, "now": SECONDS}`;
-    /// exit 1 when a `deny` constraint is violated or could not be evaluated).
+    /// exit 1 when a `deny` constraint is violated or could not be evaluated, 2 when the input
+    /// or the policy directory is unusable).
     Eval {
         /// The cluster input.
         #[arg(long)]
@@ -26,9 +27,15 @@ pub enum Policy {
         /// replacing the shipped ones) and constraints (`constraints.json`, `*.constraints.json`).
         #[arg(long)]
         policy: PathBuf,
+        /// Wall-clock limit of one evaluation, in milliseconds.
+        #[arg(long, default_value_t = 2000)]
+        time_limit_ms: u64,
+        /// Heap one evaluation may grow by, in MiB (0: unlimited).
+        #[arg(long, default_value_t = 512)]
+        memory_limit_mib: u64,
     },
     /// Run the `test_*` rules of every `.rego` under DIR (default: the shipped library), like
-    /// `opa test`; exit 1 unless all pass.
+    /// `opa test`; exit 1 unless all pass, 2 when a module does not load.
     Test {
         dir: Option<PathBuf>,
         /// Print line coverage per module.
@@ -48,7 +55,18 @@ pub async fn run(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     match command {
-        Policy::Eval { input, policy } => eval(input, policy, json),
+        Policy::Eval {
+            input,
+            policy,
+            time_limit_ms,
+            memory_limit_mib,
+        } => {
+            let limits = Limits {
+                time: std::time::Duration::from_millis(*time_limit_ms),
+                memory: (*memory_limit_mib > 0).then(|| memory_limit_mib.saturating_mul(1 << 20)),
+            };
+            eval(input, policy, limits, json)
+        }
         Policy::Test { dir, coverage } => test(dir.as_deref(), *coverage, json),
         Policy::Report => {
             let bytes = api()?.get_bytes("/v1/cluster/report").await?;
@@ -111,7 +129,7 @@ async fn explain(api: &Api, node: &str, json: bool) -> anyhow::Result<ExitCode> 
     )
 }
 
-fn eval(input: &Path, dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
+fn eval(input: &Path, dir: &Path, limits: Limits, json: bool) -> anyhow::Result<ExitCode> {
     let doc: Value = serde_json::from_slice(
         &std::fs::read(input).with_context(|| format!("reading {}", input.display()))?,
     )
@@ -123,7 +141,7 @@ fn eval(input: &Path, dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
         .get("now")
         .and_then(Value::as_i64)
         .unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp());
-    let set = load_dir(dir)?;
+    let set = load_dir(dir, limits)?;
     if set.constraints().is_empty() {
         bail!("no constraints (constraints.json) under {}", dir.display());
     }

@@ -78,7 +78,11 @@ fn set() -> PolicySet {
         {"name": "no-admin-ports", "template": "admin_ports", "parameters": {}},
     ]))
     .unwrap();
-    PolicySet::new(library::templates(Limits::default()).unwrap(), constraints).unwrap()
+    let mut limits = Limits::default();
+    if std::env::var_os("PALISADE_BENCH_NO_MEMORY_LIMIT").is_some() {
+        limits.memory = None;
+    }
+    PolicySet::new(library::templates(limits).unwrap(), constraints).unwrap()
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -95,6 +99,10 @@ fn ms(d: Duration) -> f64 {
 fn write_for_opa(dir: &str, n: usize, nodes: &[(String, Value)], set: &PolicySet) {
     let mut summaries = serde_json::Map::new();
     let mut groups: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut firewall_groups: std::collections::BTreeMap<
+        String,
+        std::collections::BTreeMap<String, Vec<String>>,
+    > = Default::default();
     for (id, doc) in nodes {
         summaries.insert(id.clone(), json!({"id": id, "labels": doc["labels"],
             "attestation": doc["attestation"],
@@ -102,6 +110,13 @@ fn write_for_opa(dir: &str, n: usize, nodes: &[(String, Value)], set: &PolicySet
         let role = doc["labels"]["role"].as_str().unwrap();
         groups
             .entry(format!("role={role}"))
+            .or_default()
+            .push(id.clone());
+        let digest = doc["firewall"]["digest"].as_str().unwrap().to_owned();
+        firewall_groups
+            .entry(format!("role={role}"))
+            .or_default()
+            .entry(digest)
             .or_default()
             .push(id.clone());
     }
@@ -112,7 +127,8 @@ fn write_for_opa(dir: &str, n: usize, nodes: &[(String, Value)], set: &PolicySet
         .collect();
     let nodes: serde_json::Map<String, Value> = nodes.iter().cloned().collect();
     let input = json!({"nodes": nodes, "parameters": parameters,
-        "cluster": {"now": 2_000, "nodes": summaries, "groups": groups}});
+        "cluster": {"now": 2_000, "nodes": summaries, "groups": groups,
+            "firewall_groups": firewall_groups}});
     let path = format!("{dir}/cluster-{n}.json");
     std::fs::write(&path, serde_json::to_vec(&input).unwrap()).unwrap();
     eprintln!("wrote {path}");

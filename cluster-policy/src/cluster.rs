@@ -15,6 +15,10 @@ use serde_json::{json, Value};
 use crate::engine::Violation;
 use crate::model::{Constraint, Enforcement, PolicySet, Scope};
 
+mod fleet;
+
+use fleet::{Contribution, Fleet};
+
 /// Version of the report's shape.
 pub const REPORT_FORMAT: &str = "palisade.cluster-report/1";
 
@@ -86,6 +90,8 @@ type Outcome = Result<Vec<Finding>, String>;
 
 struct Node {
     labels: BTreeMap<String, String>,
+    /// Its firewall digest (none when its evidence did not verify or had none).
+    digest: Option<String>,
     /// `input.node`, converted once.
     doc: Rv,
     /// What cluster-scope templates see of it.
@@ -95,6 +101,16 @@ struct Node {
     shape: Value,
 }
 
+impl Node {
+    fn contribution(&self) -> Contribution<'_> {
+        Contribution {
+            labels: &self.labels,
+            digest: self.digest.as_deref(),
+            summary: &self.summary,
+        }
+    }
+}
+
 /// The outcomes of one constraint.
 #[derive(Debug, Clone, Default)]
 struct Slot {
@@ -102,6 +118,8 @@ struct Slot {
     per_node: BTreeMap<String, Outcome>,
     /// Cluster scope.
     cluster: Option<Outcome>,
+    /// Cluster scope: the selected nodes, kept up to date node by node.
+    fleet: Fleet,
 }
 
 /// The evaluated fleet.
@@ -185,9 +203,12 @@ impl Evaluator {
     /// A node left the fleet.
     pub fn remove(&mut self, id: &str, now: i64) {
         self.now = now;
-        if self.nodes.remove(id).is_some() {
-            for slot in &mut self.slots {
+        if let Some(old) = self.nodes.remove(id) {
+            for (c, slot) in self.set.constraints().iter().zip(&mut self.slots) {
                 slot.per_node.remove(id);
+                if c.selector.selects(&old.labels) {
+                    slot.fleet.remove(id, &old.contribution());
+                }
             }
             self.evaluate_cluster();
         }
@@ -247,27 +268,58 @@ impl Evaluator {
             .flatten()
     }
 
-    /// Stores `doc`; returns whether the node is new or its summary's shape changed.
+    /// Stores `doc` (and its part of every cluster-scope constraint's fleet); returns whether
+    /// the node is new or its summary's shape changed.
     fn insert(&mut self, id: String, doc: &Value) -> bool {
         let labels = doc
             .get("labels")
             .and_then(|l| serde_json::from_value(l.clone()).ok())
             .unwrap_or_default();
         let summary = summary(&id, doc);
+        let digest = summary
+            .pointer("/firewall/digest")
+            .and_then(Value::as_str)
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned);
         let mut shape = summary.clone();
         if let Some(a) = shape.get_mut("attestation").and_then(Value::as_object_mut) {
             a.remove("at");
         }
-        let changed = self.nodes.get(&id).is_none_or(|old| old.shape != shape);
-        self.nodes.insert(
-            id,
-            Node {
-                labels,
-                doc: Rv::from(doc.clone()),
-                summary: Rv::from(summary),
-                shape,
-            },
-        );
+        let node = Node {
+            labels,
+            digest,
+            doc: Rv::from(doc.clone()),
+            summary: Rv::from(summary),
+            shape,
+        };
+        let old = self.nodes.remove(&id);
+        let changed = old.as_ref().is_none_or(|old| old.shape != node.shape);
+        for (c, slot) in self.set.constraints().iter().zip(&mut self.slots) {
+            let is_cluster = self
+                .set
+                .template_of(c)
+                .is_some_and(|t| t.spec.scope == Scope::Cluster);
+            if !is_cluster {
+                continue;
+            }
+            let was = old.as_ref().filter(|o| c.selector.selects(&o.labels));
+            let is = c.selector.selects(&node.labels);
+            match was {
+                // Same groups, same digest (a re-attestation): only the summary moves.
+                Some(o) if is && o.labels == node.labels && o.digest == node.digest => {
+                    slot.fleet.set_summary(&id, &node.summary);
+                }
+                _ => {
+                    if let Some(o) = was {
+                        slot.fleet.remove(&id, &o.contribution());
+                    }
+                    if is {
+                        slot.fleet.add(&id, &node.contribution());
+                    }
+                }
+            }
+        }
+        self.nodes.insert(id, node);
         changed
     }
 
@@ -314,7 +366,7 @@ impl Evaluator {
                 continue;
             }
             let input = object([
-                ("cluster", cluster_input(&self.nodes, c, self.now)),
+                ("cluster", slot.fleet.input(self.now)),
                 ("parameters", Rv::from(c.parameters.clone())),
             ]);
             let outcome = t
@@ -325,30 +377,6 @@ impl Evaluator {
             slot.cluster = Some(outcome);
         }
     }
-}
-
-/// `{now, nodes: {id: summary}, groups: {"key=value": [ids]}}` of the nodes `c` selects.
-fn cluster_input(all: &BTreeMap<String, Node>, c: &Constraint, now: i64) -> Rv {
-    let mut nodes = BTreeMap::new();
-    let mut groups: BTreeMap<String, Vec<Rv>> = BTreeMap::new();
-    for (id, node) in all.iter().filter(|(_, n)| c.selector.selects(&n.labels)) {
-        nodes.insert(Rv::from(id.as_str()), node.summary.clone());
-        for (k, v) in &node.labels {
-            groups
-                .entry(format!("{k}={v}"))
-                .or_default()
-                .push(Rv::from(id.as_str()));
-        }
-    }
-    let groups: BTreeMap<Rv, Rv> = groups
-        .into_iter()
-        .map(|(k, ids)| (Rv::from(k), Rv::from(ids)))
-        .collect();
-    object([
-        ("now", Rv::from(now)),
-        ("nodes", Rv::from(nodes)),
-        ("groups", Rv::from(groups)),
-    ])
 }
 
 /// The findings and failed evaluations of one constraint.

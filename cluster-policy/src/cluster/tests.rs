@@ -244,3 +244,64 @@ fn an_unchanged_re_attestation_waits_for_the_tick_and_a_change_does_not() {
         ["web-same [\"web-01\"] web-01 differs in group role=web"]
     );
 }
+
+/// Every cluster-scope constraint's input, as the evaluator holds it.
+fn cluster_inputs(e: &Evaluator) -> Vec<Rv> {
+    e.set
+        .constraints()
+        .iter()
+        .zip(&e.slots)
+        .filter(|(c, _)| {
+            e.set
+                .template_of(c)
+                .is_some_and(|t| t.spec.scope == Scope::Cluster)
+        })
+        .map(|(_, s)| s.fleet.input(e.now))
+        .collect()
+}
+
+#[test]
+fn fleet_input_kept_node_by_node_equals_the_one_built_from_scratch() {
+    let constraints = || {
+        vec![
+            constraint("all", "same_digest", &[], json!({"group_by": "role"})),
+            constraint("web", "same_digest", &[("role", "web")], json!({"group_by": "role"})),
+        ]
+    };
+    let mut e = Evaluator::new(set(constraints()));
+    e.load_all(fleet(), 200);
+    let mut docs: BTreeMap<String, Value> = fleet().into_iter().collect();
+    let mut step = |e: &mut Evaluator, id: &str, doc: Option<Value>, now: i64| {
+        match &doc {
+            Some(d) => e.upsert(id, d, now),
+            None => e.remove(id, now),
+        }
+        match doc {
+            Some(d) => docs.insert(id.to_owned(), d),
+            None => docs.remove(id),
+        };
+        let mut fresh = Evaluator::new(set(constraints()));
+        fresh.load_all(docs.clone(), now);
+        assert_eq!(cluster_inputs(e), cluster_inputs(&fresh), "after {id} at {now}");
+    };
+    // A re-attestation, a digest change, a move to another group, an unverified node (no
+    // digest), a new node, a removal, and the digest group emptied and refilled.
+    let mut again = node("web-01", "web", &[443], "d1").1;
+    again["attestation"]["at"] = json!(300);
+    step(&mut e, "web-01", Some(again), 300);
+    step(&mut e, "web-02", Some(node("web-02", "web", &[443], "d9").1), 301);
+    step(&mut e, "web-02", Some(node("web-02", "db", &[443], "d9").1), 302);
+    let mut unverified = node("db-01", "db", &[], "d2").1;
+    unverified["firewall"] = Value::Null;
+    step(&mut e, "db-01", Some(unverified), 303);
+    step(&mut e, "web-03", Some(node("web-03", "web", &[], "d3").1), 304);
+    step(&mut e, "web-01", None, 305);
+    step(&mut e, "web-03", Some(node("web-03", "web", &[], "d1").1), 306);
+    let inputs = cluster_inputs(&e);
+    let all: Value = serde_json::from_str(&inputs[0].to_json_str().unwrap()).unwrap();
+    assert_eq!(
+        all["firewall_groups"],
+        json!({"role=db": {"d9": ["web-02"]}, "role=web": {"d1": ["web-03"]}})
+    );
+    assert_eq!(all["groups"], json!({"role=db": ["db-01", "web-02"], "role=web": ["web-03"]}));
+}

@@ -8,7 +8,8 @@
 # (`group_by` is then unused). Nodes without a digest (their evidence did not verify) are
 # ignored: the freshness template and the verifier report them.
 #
-# Counting sorts each group's digests once (no pairwise comparison of nodes).
+# Grouped, the cost is that of the group's distinct digests and deviating nodes, not of its
+# nodes: the engine hands over each group's nodes by digest (input.cluster.firewall_groups).
 package palisade.templates.firewall_consistency
 
 import rego.v1
@@ -34,36 +35,38 @@ referenced if {
 
 prefix := concat("", [params.group_by, "="])
 
-# group key => {node id: digest}, for nodes with a digest.
-group_digests[key] := digests if {
+# group key => {digest: [node ids]}: input.cluster.firewall_groups, which the engine keeps up to
+# date node by node (nodes with a digest only), so nothing here visits nodes one by one.
+group_digests[key] := by_digest if {
 	not referenced
 	params.group_by != ""
-	some key, ids in input.cluster.groups
+	some key, by_digest in input.cluster.firewall_groups
 	startswith(key, prefix)
-	digests := {id: d | some id in ids; d := digest_of(id)}
-	count(digests) > 0
+	count(by_digest) > 0
 }
 
 violation contains v if {
-	some key, digests in group_digests
-	runs := digest_runs(digests)
-	count(runs) > 1
-	top := max([r.nodes | some r in runs])
-	majority := [r.digest | some r in runs; r.nodes == top][0]
-	deviating := sort([id | some id, d in digests; d != majority])
+	some key, by_digest in group_digests
+	count(by_digest) > 1
+	sizes := {d: count(ids) | some d, ids in by_digest}
+	top := max([n | some _, n in sizes])
+	leaders := sort([d | some d, n in sizes; n == top])
+	majority := leaders[0]
+	deviating := sort([id | some d, ids in by_digest; d != majority; some id in ids])
+	total := sum([n | some _, n in sizes])
 	value := substring(key, count(prefix), -1)
-	tied := count([r | some r in runs; r.nodes == top]) > 1
+	tied := count(leaders) > 1
 	v := {
 		"msg": sprintf("%d of %d nodes with %s have a firewall different from the group's most common one (%s, on %d %s%s): %s", [
-			count(deviating), count(digests), key, short(majority), top, plural(top),
+			count(deviating), total, key, short(majority), top, plural(top),
 			tie_text(tied), shown(deviating),
 		]),
 		"nodes": deviating,
 		"details": {
 			"group": key, "label": params.group_by, "value": value,
 			"majority_digest": majority, "majority_nodes": top, "tied": tied,
-			"nodes_with_digest": count(digests),
-			"digests": {id: digests[id] | some id in deviating},
+			"nodes_with_digest": total,
+			"digests": {id: d | some d, ids in by_digest; d != majority; some id in ids},
 		},
 	}
 }
@@ -84,27 +87,6 @@ violation contains v if {
 		},
 	}
 }
-
-# [{digest, nodes}] in digest order: the sorted digests cut into runs of equal ones, so that
-# counting costs a sort, whatever the number of distinct digests (every node may have its own).
-digest_runs(digests) := [{"digest": sorted[i], "nodes": end - i} |
-	some k, i in starts
-	end := run_end(starts, k, count(sorted))
-] if {
-	sorted := sort([d | some _, d in digests])
-	starts := [i | some i, d in sorted; run_start(sorted, i)]
-}
-
-run_start(_, i) if i == 0
-
-run_start(sorted, i) if {
-	i > 0
-	sorted[i] != sorted[i - 1]
-}
-
-run_end(starts, k, n) := starts[k + 1] if k + 1 < count(starts)
-
-run_end(starts, k, n) := n if k + 1 == count(starts)
 
 plural(1) := "node"
 

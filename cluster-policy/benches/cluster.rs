@@ -2,7 +2,8 @@
 //! facts each, a few deliberate deviations) under two shipped templates — `firewall_consistency`
 //! (cluster scope, group by role) and `admin_ports` (node scope) — timed for a full evaluation
 //! and for the incremental re-evaluation after one node changes.
-//! `cargo bench -p palisade-cluster-policy --bench cluster -- [N…]` (default 1000 10000).
+//! `cargo bench -p palisade-cluster-policy --bench cluster -- [N…]` (default 1000 10000);
+//! `PALISADE_BENCH_NO_MEMORY_LIMIT=1` evaluates without the memory limit, for its cost.
 
 #![allow(
     clippy::unwrap_used,

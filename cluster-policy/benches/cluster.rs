@@ -3,7 +3,8 @@
 //! (cluster scope, group by role) and `admin_ports` (node scope) — timed for a full evaluation
 //! and for the incremental re-evaluation after one node changes.
 //! `cargo bench -p palisade-cluster-policy --bench cluster -- [N…]` (default 1000 10000);
-//! `PALISADE_BENCH_NO_MEMORY_LIMIT=1` evaluates without the memory limit, for its cost.
+//! `PALISADE_BENCH_NO_MEMORY_LIMIT=1` evaluates without the memory limit, for its cost;
+//! `PALISADE_BENCH_WITH_FRESHNESS=1` adds a `freshness` constraint (cluster scope, on the tick).
 
 #![allow(
     clippy::unwrap_used,
@@ -79,6 +80,14 @@ fn set() -> PolicySet {
         {"name": "no-admin-ports", "template": "admin_ports", "parameters": {}},
     ]))
     .unwrap();
+    let mut constraints = constraints;
+    if std::env::var_os("PALISADE_BENCH_WITH_FRESHNESS").is_some() {
+        constraints.push(
+            serde_json::from_value(json!({"name": "attested-recently", "template": "freshness",
+                "parameters": {"max_age_s": 86_400}}))
+            .unwrap(),
+        );
+    }
     let mut limits = Limits::default();
     if std::env::var_os("PALISADE_BENCH_NO_MEMORY_LIMIT").is_some() {
         limits.memory = None;

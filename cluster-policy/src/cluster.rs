@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::engine::Violation;
-use crate::model::{Constraint, Enforcement, PolicySet, Scope};
+use crate::model::{Constraint, Enforcement, EvaluateOn, PolicySet, Scope};
 
 mod fleet;
 
@@ -170,18 +170,19 @@ impl Evaluator {
         }
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         self.evaluate_nodes(&ids);
-        self.evaluate_cluster();
+        self.evaluate_cluster(EvaluateOn::Tick);
     }
 
     /// A node's new document: re-evaluates its node-scope constraints, and the cluster-scope
     /// ones when what they see of it changed (labels, outcome, verification, firewall
-    /// digests; not only the attestation time — [`Evaluator::tick`] catches up on that).
+    /// digests; not only the attestation time — [`Evaluator::tick`] catches up on that, and
+    /// on the constraints of templates evaluated on the tick only).
     pub fn upsert(&mut self, id: &str, doc: &Value, now: i64) {
         self.now = now;
         let changed = self.insert(id.to_owned(), doc);
         self.evaluate_nodes(&[id]);
         if changed {
-            self.evaluate_cluster();
+            self.evaluate_cluster(EvaluateOn::Change);
         } else {
             self.cluster_stale = true;
         }
@@ -192,7 +193,7 @@ impl Evaluator {
     /// verifier: every second).
     pub fn tick(&mut self, now: i64) {
         self.now = now;
-        self.evaluate_cluster();
+        self.evaluate_cluster(EvaluateOn::Tick);
     }
 
     /// Whether a re-attestation is waiting for [`Evaluator::tick`].
@@ -210,7 +211,7 @@ impl Evaluator {
                     slot.fleet.remove(id, &old.contribution());
                 }
             }
-            self.evaluate_cluster();
+            self.evaluate_cluster(EvaluateOn::Tick);
         }
     }
 
@@ -356,13 +357,19 @@ impl Evaluator {
         }
     }
 
-    fn evaluate_cluster(&mut self) {
-        self.cluster_stale = false;
+    /// Re-evaluates the cluster-scope constraints: all of them on the tick (`Tick`), those
+    /// evaluated on change only after a change (`Change`).
+    fn evaluate_cluster(&mut self, on: EvaluateOn) {
+        let mut deferred = false;
         for (c, slot) in self.set.constraints().iter().zip(&mut self.slots) {
             let Some(t) = self.set.template_of(c) else {
                 continue;
             };
             if t.spec.scope != Scope::Cluster {
+                continue;
+            }
+            if on == EvaluateOn::Change && t.spec.evaluate_on == EvaluateOn::Tick {
+                deferred = true;
                 continue;
             }
             let input = object([
@@ -376,6 +383,7 @@ impl Evaluator {
                 .map_err(|e| e.to_string());
             slot.cluster = Some(outcome);
         }
+        self.cluster_stale = deferred;
     }
 }
 

@@ -25,5 +25,6 @@ pub(crate) fn new_engine() -> Result<regorus::Engine, String> {
 pub use cluster::{Evaluator, Finding, Report};
 pub use engine::{Limits, Policy, PolicyError, PolicyRef, Violation};
 pub use model::{
-    Constraint, Enforcement, ModelError, PolicySet, Scope, Selector, Template, TemplateSpec,
+    Constraint, Enforcement, EvaluateOn, ModelError, PolicySet, Scope, Selector, Template,
+    TemplateSpec,
 };

@@ -21,6 +21,26 @@ pub enum Scope {
     Cluster,
 }
 
+/// When a cluster-scope template's constraints are re-evaluated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EvaluateOn {
+    /// At once when what cluster scope sees of a node changes (labels, outcome, verification,
+    /// firewall digests), and on the tick.
+    #[default]
+    Change,
+    /// Only on the tick (the verifier: every second) and when a node leaves: for templates
+    /// that judge time, such as `freshness`, where a change costs a walk over every node and
+    /// a second's delay changes nothing.
+    Tick,
+}
+
+impl EvaluateOn {
+    fn is_change(&self) -> bool {
+        *self == Self::Change
+    }
+}
+
 /// A template's metadata (`template.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,6 +60,9 @@ pub struct TemplateSpec {
     /// JSON Schema of its parameters (the subset in `schema.rs`).
     #[serde(default = "any_object")]
     pub parameters: Value,
+    /// Cluster scope: when its constraints are re-evaluated.
+    #[serde(default, skip_serializing_if = "EvaluateOn::is_change")]
+    pub evaluate_on: EvaluateOn,
 }
 
 fn any_object() -> Value {
@@ -67,6 +90,12 @@ impl Template {
             return Err(ModelError::Template {
                 name: spec.name.clone(),
                 reason: "the name must be [a-z0-9_]+".into(),
+            });
+        }
+        if spec.scope == Scope::Node && spec.evaluate_on == EvaluateOn::Tick {
+            return Err(ModelError::Template {
+                name: spec.name.clone(),
+                reason: "evaluate_on \"tick\" is for cluster-scope templates".into(),
             });
         }
         let path = format!("templates/{}/template.rego", spec.name);

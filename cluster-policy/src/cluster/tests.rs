@@ -38,6 +38,7 @@ fn template(name: &str, scope: Scope, rego: &str, params: Value) -> Template {
         title: String::new(),
         description: String::new(),
         parameters: params,
+        evaluate_on: EvaluateOn::Change,
     };
     Template::load(spec, rego, Limits::default()).unwrap()
 }
@@ -209,6 +210,7 @@ fn a_template_in_the_wrong_package_is_refused() {
         title: String::new(),
         description: String::new(),
         parameters: json!({}),
+        evaluate_on: EvaluateOn::Change,
     };
     let err = Template::load(spec, OPEN_PORT, Limits::default()).unwrap_err();
     assert!(
@@ -265,7 +267,12 @@ fn fleet_input_kept_node_by_node_equals_the_one_built_from_scratch() {
     let constraints = || {
         vec![
             constraint("all", "same_digest", &[], json!({"group_by": "role"})),
-            constraint("web", "same_digest", &[("role", "web")], json!({"group_by": "role"})),
+            constraint(
+                "web",
+                "same_digest",
+                &[("role", "web")],
+                json!({"group_by": "role"}),
+            ),
         ]
     };
     let mut e = Evaluator::new(set(constraints()));
@@ -282,26 +289,114 @@ fn fleet_input_kept_node_by_node_equals_the_one_built_from_scratch() {
         };
         let mut fresh = Evaluator::new(set(constraints()));
         fresh.load_all(docs.clone(), now);
-        assert_eq!(cluster_inputs(e), cluster_inputs(&fresh), "after {id} at {now}");
+        assert_eq!(
+            cluster_inputs(e),
+            cluster_inputs(&fresh),
+            "after {id} at {now}"
+        );
     };
     // A re-attestation, a digest change, a move to another group, an unverified node (no
     // digest), a new node, a removal, and the digest group emptied and refilled.
     let mut again = node("web-01", "web", &[443], "d1").1;
     again["attestation"]["at"] = json!(300);
     step(&mut e, "web-01", Some(again), 300);
-    step(&mut e, "web-02", Some(node("web-02", "web", &[443], "d9").1), 301);
-    step(&mut e, "web-02", Some(node("web-02", "db", &[443], "d9").1), 302);
+    step(
+        &mut e,
+        "web-02",
+        Some(node("web-02", "web", &[443], "d9").1),
+        301,
+    );
+    step(
+        &mut e,
+        "web-02",
+        Some(node("web-02", "db", &[443], "d9").1),
+        302,
+    );
     let mut unverified = node("db-01", "db", &[], "d2").1;
     unverified["firewall"] = Value::Null;
     step(&mut e, "db-01", Some(unverified), 303);
-    step(&mut e, "web-03", Some(node("web-03", "web", &[], "d3").1), 304);
+    step(
+        &mut e,
+        "web-03",
+        Some(node("web-03", "web", &[], "d3").1),
+        304,
+    );
     step(&mut e, "web-01", None, 305);
-    step(&mut e, "web-03", Some(node("web-03", "web", &[], "d1").1), 306);
+    step(
+        &mut e,
+        "web-03",
+        Some(node("web-03", "web", &[], "d1").1),
+        306,
+    );
     let inputs = cluster_inputs(&e);
     let all: Value = serde_json::from_str(&inputs[0].to_json_str().unwrap()).unwrap();
     assert_eq!(
         all["firewall_groups"],
         json!({"role=db": {"d9": ["web-02"]}, "role=web": {"d1": ["web-03"]}})
     );
-    assert_eq!(all["groups"], json!({"role=db": ["db-01", "web-02"], "role=web": ["web-03"]}));
+    assert_eq!(
+        all["groups"],
+        json!({"role=db": ["db-01", "web-02"], "role=web": ["web-03"]})
+    );
+}
+
+const COUNT_NODES: &str = r#"package palisade.templates.count_nodes
+import rego.v1
+violation contains {"msg": sprintf("%d nodes", [count(input.cluster.nodes)]), "nodes": []} if true"#;
+
+#[test]
+fn tick_only_templates_wait_for_the_tick_and_others_do_not() {
+    let tick_only = |name: &str| {
+        let spec = TemplateSpec {
+            name: name.into(),
+            version: 1,
+            scope: Scope::Cluster,
+            title: String::new(),
+            description: String::new(),
+            parameters: json!({"type": "object"}),
+            evaluate_on: EvaluateOn::Tick,
+        };
+        Template::load(
+            spec,
+            &COUNT_NODES.replace("count_nodes", name),
+            Limits::default(),
+        )
+    };
+    let on_change = template(
+        "count_nodes",
+        Scope::Cluster,
+        COUNT_NODES,
+        json!({"type": "object"}),
+    );
+    let set = PolicySet::new(
+        vec![on_change, tick_only("count_later").unwrap()],
+        vec![
+            constraint("now", "count_nodes", &[], json!({})),
+            constraint("later", "count_later", &[], json!({})),
+        ],
+    )
+    .unwrap();
+    let mut e = Evaluator::new(set);
+    e.load_all(fleet(), 200);
+    assert_eq!(messages(&e), ["now [] 3 nodes", "later [] 3 nodes"]);
+    let (id, doc) = node("web-09", "web", &[], "d1");
+    e.upsert(&id, &doc, 201);
+    assert_eq!(messages(&e), ["now [] 4 nodes", "later [] 3 nodes"]);
+    assert!(e.cluster_stale());
+    e.tick(202);
+    assert_eq!(messages(&e), ["now [] 4 nodes", "later [] 4 nodes"]);
+    assert!(!e.cluster_stale());
+    // A node leaving re-evaluates both at once.
+    e.remove("web-09", 203);
+    assert_eq!(messages(&e), ["now [] 3 nodes", "later [] 3 nodes"]);
+
+    let mut node_scope = tick_only("x").map(|t| t.spec).unwrap();
+    node_scope.scope = Scope::Node;
+    let err = Template::load(
+        node_scope,
+        &COUNT_NODES.replace("count_nodes", "x"),
+        Limits::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("cluster-scope"), "{err}");
 }

@@ -289,7 +289,7 @@ impl Evaluator {
         let node = Node {
             labels,
             digest,
-            doc: Rv::from(doc.clone()),
+            doc: to_regorus(doc),
             summary: Rv::from(summary),
             shape,
         };
@@ -417,6 +417,12 @@ fn summary(id: &str, doc: &Value) -> Value {
             "digests": firewall.and_then(|f| f.get("digests")).cloned().unwrap_or_else(|| json!({})),
         },
     })
+}
+
+/// `doc` as a regorus value, read in place (`Rv::from` takes the document by value: cloning a
+/// node's document first cost as much as judging it).
+fn to_regorus(doc: &Value) -> Rv {
+    Rv::deserialize(doc).unwrap_or_else(|_| Rv::from(doc.clone()))
 }
 
 fn object<const N: usize>(fields: [(&str, Rv); N]) -> Rv {

@@ -110,11 +110,16 @@ fn group_keys(labels: &BTreeMap<String, String>) -> impl Iterator<Item = Rv> + '
     labels.iter().map(|(k, v)| Rv::from(format!("{k}={v}")))
 }
 
-/// Adds `id` to the sorted array `ids` (no duplicates).
+/// Adds `id` to the sorted array `ids` (no duplicates): a binary search, and a push when it
+/// sorts last (loading a fleet in id order), else a sort of the nearly sorted array.
 fn insert_sorted(ids: &mut Rv, id: &Rv) {
-    if let Ok(a) = ids.as_array_mut() {
-        if !a.contains(id) {
-            a.push(id.clone());
+    let Ok(a) = ids.as_array_mut() else {
+        return;
+    };
+    if let Err(at) = a.as_slice().binary_search(id) {
+        let last = at == a.len();
+        a.push(id.clone());
+        if !last {
             a.sort();
         }
     }

@@ -81,7 +81,7 @@ fn eval_reports_the_example_fleet_and_exits_1_on_deny_violations() {
     let constraints: Vec<Value> =
         serde_json::from_slice(&std::fs::read(dir.join("constraints.json")).unwrap()).unwrap();
     assert_eq!(r["totals"].as_array().unwrap().len(), constraints.len());
-    assert!(r["violations"].as_array().unwrap().len() > 0);
+    assert!(!r["violations"].as_array().unwrap().is_empty());
     assert_eq!(r["could_not_evaluate"], json!([]));
 }
 

@@ -30,7 +30,10 @@ async fn templates_and_constraints_are_stored_and_a_change_gets_the_next_version
         json!([{"name": "fresh", "template": "freshness", "parameters": {"max_age_s": 30}}]);
     let again = record_versions(&store, &set(changed)).await.unwrap();
     assert!(again.contains(&"constraints@2".to_owned()), "{again:?}");
-    assert!(again.contains(&"template/freshness@2".to_owned()), "{again:?}");
+    assert!(
+        again.contains(&"template/freshness@2".to_owned()),
+        "{again:?}"
+    );
     let names: Vec<String> = store
         .policies()
         .await

@@ -196,6 +196,22 @@ impl Evaluator {
         self.evaluate_cluster(EvaluateOn::Tick);
     }
 
+    /// The `input.cluster` document the cluster-scope constraint `name` is evaluated over now
+    /// (`None`: no such cluster-scope constraint), for `policy explain`-style debugging and
+    /// for feeding the same input to other engines.
+    pub fn cluster_input(&self, name: &str) -> Option<Value> {
+        let (c, slot) = self
+            .set
+            .constraints()
+            .iter()
+            .zip(&self.slots)
+            .find(|(c, _)| c.name == name)?;
+        if self.set.scope_of(c) != Scope::Cluster {
+            return None;
+        }
+        serde_json::to_value(slot.fleet.input(self.now)).ok()
+    }
+
     /// Whether a re-attestation is waiting for [`Evaluator::tick`].
     pub fn cluster_stale(&self) -> bool {
         self.cluster_stale
@@ -207,7 +223,7 @@ impl Evaluator {
         if let Some(old) = self.nodes.remove(id) {
             for (c, slot) in self.set.constraints().iter().zip(&mut self.slots) {
                 slot.per_node.remove(id);
-                if c.selector.selects(&old.labels) {
+                if self.set.scope_of(c) == Scope::Cluster && c.selector.selects(&old.labels) {
                     slot.fleet.remove(id, &old.contribution());
                 }
             }
@@ -235,10 +251,7 @@ impl Evaluator {
             totals.push(Total {
                 constraint: c.name.clone(),
                 template: c.template.clone(),
-                scope: self
-                    .set
-                    .template_of(c)
-                    .map_or(Scope::Node, |t| t.spec.scope),
+                scope: self.set.scope_of(c),
                 enforcement: c.enforcement,
                 nodes_selected: self
                     .nodes
@@ -296,11 +309,7 @@ impl Evaluator {
         let old = self.nodes.remove(&id);
         let changed = old.as_ref().is_none_or(|old| old.shape != node.shape);
         for (c, slot) in self.set.constraints().iter().zip(&mut self.slots) {
-            let is_cluster = self
-                .set
-                .template_of(c)
-                .is_some_and(|t| t.spec.scope == Scope::Cluster);
-            if !is_cluster {
+            if self.set.scope_of(c) != Scope::Cluster {
                 continue;
             }
             let was = old.as_ref().filter(|o| c.selector.selects(&o.labels));

@@ -60,9 +60,22 @@ pub struct Limits {
 
 impl Limits {
     /// Default time limit.
-    pub const DEFAULT_TIME: Duration = Duration::from_secs(2);
+    pub const DEFAULT_TIME: Duration = Duration::from_millis(Self::DEFAULT_TIME_MS);
     /// Default memory limit: 512 MiB.
     pub const DEFAULT_MEMORY: u64 = 512 << 20;
+    /// Default time limit in milliseconds, as configuration files and flags give it.
+    pub const DEFAULT_TIME_MS: u64 = 2000;
+    /// Default memory limit in MiB, as configuration files and flags give it.
+    pub const DEFAULT_MEMORY_MIB: u64 = Self::DEFAULT_MEMORY >> 20;
+
+    /// Limits as configuration files and flags give them: milliseconds, and MiB with 0 meaning
+    /// unlimited.
+    pub fn from_ms_mib(time_ms: u64, memory_mib: u64) -> Self {
+        Self {
+            time: Duration::from_millis(time_ms),
+            memory: (memory_mib > 0).then(|| memory_mib.saturating_mul(1 << 20)),
+        }
+    }
 }
 
 impl Default for Limits {

@@ -255,4 +255,10 @@ impl PolicySet {
     pub fn template_of(&self, constraint: &Constraint) -> Option<&Template> {
         self.templates.get(&constraint.template)
     }
+
+    /// Whether `constraint` looks at one node or the whole fleet (its template's scope).
+    pub fn scope_of(&self, constraint: &Constraint) -> Scope {
+        self.template_of(constraint)
+            .map_or(Scope::Node, |t| t.spec.scope)
+    }
 }

@@ -129,12 +129,11 @@ fn run(
     deltas: &tokio::sync::mpsc::UnboundedSender<Delta>,
 ) {
     let mut docs: BTreeMap<String, Value> = BTreeMap::new();
-    let ticking = evaluator.set().constraints().iter().any(|c| {
-        evaluator
-            .set()
-            .template_of(c)
-            .is_some_and(|t| t.spec.scope == Scope::Cluster)
-    });
+    let set = evaluator.set();
+    let ticking = set
+        .constraints()
+        .iter()
+        .any(|c| set.scope_of(c) == Scope::Cluster);
     let mut last_tick = Instant::now();
     loop {
         let wait = TICK.saturating_sub(last_tick.elapsed());

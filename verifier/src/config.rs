@@ -111,14 +111,10 @@ fn default_concurrency() -> usize {
     32
 }
 fn default_policy_time_limit_ms() -> u64 {
-    duration_ms(Limits::DEFAULT_TIME)
+    Limits::DEFAULT_TIME_MS
 }
 fn default_policy_memory_limit_mib() -> u64 {
-    Limits::DEFAULT_MEMORY >> 20
-}
-
-fn duration_ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+    Limits::DEFAULT_MEMORY_MIB
 }
 
 /// A validated configuration.
@@ -275,11 +271,10 @@ impl RawConfig {
             require_approval: self.require_approval,
             policy_dir: self.policy_dir,
             cluster_policy_dir: self.cluster_policy_dir,
-            policy_limits: Limits {
-                time: Duration::from_millis(self.policy_time_limit_ms),
-                memory: (self.policy_memory_limit_mib > 0)
-                    .then(|| self.policy_memory_limit_mib.saturating_mul(1 << 20)),
-            },
+            policy_limits: Limits::from_ms_mib(
+                self.policy_time_limit_ms,
+                self.policy_memory_limit_mib,
+            ),
             host_logs: HostLogsConfig {
                 ima: self.ima,
                 ima_policy_dir: self.ima_policy_dir,

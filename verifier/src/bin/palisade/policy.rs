@@ -28,10 +28,10 @@ pub enum Policy {
         #[arg(long)]
         policy: PathBuf,
         /// Wall-clock limit of one evaluation, in milliseconds.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = Limits::DEFAULT_TIME_MS)]
         time_limit_ms: u64,
         /// Heap one evaluation may grow by, in MiB (0: unlimited).
-        #[arg(long, default_value_t = 512)]
+        #[arg(long, default_value_t = Limits::DEFAULT_MEMORY_MIB)]
         memory_limit_mib: u64,
     },
     /// Run the `test_*` rules of every `.rego` under DIR (default: the shipped library), like
@@ -61,10 +61,7 @@ pub async fn run(
             time_limit_ms,
             memory_limit_mib,
         } => {
-            let limits = Limits {
-                time: std::time::Duration::from_millis(*time_limit_ms),
-                memory: (*memory_limit_mib > 0).then(|| memory_limit_mib.saturating_mul(1 << 20)),
-            };
+            let limits = Limits::from_ms_mib(*time_limit_ms, *memory_limit_mib);
             eval(input, policy, limits, json)
         }
         Policy::Test { dir, coverage } => test(dir.as_deref(), *coverage, json),

@@ -4,7 +4,7 @@
 use axum::extract::rejection::JsonRejection;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -26,6 +26,9 @@ use crate::store::{AgentRecord, ResultRecord};
 
 /// Largest request body (registrations carry two public keys and a certificate).
 const MAX_BODY: usize = 64 * 1024;
+
+/// Largest template or constraint set (Rego modules are source text).
+const MAX_POLICY_BYTES: usize = 1024 * 1024;
 
 /// The router.
 pub fn router(state: AppState) -> Router {
@@ -58,6 +61,15 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/cluster/report", get(cluster::report))
         .route("/v1/cluster/nodes/{id}", get(cluster::node))
+        .route("/v1/cluster/policy", get(cluster::in_force))
+        .route(
+            "/v1/cluster/templates/{name}",
+            put(cluster::put_template).layer(DefaultBodyLimit::max(MAX_POLICY_BYTES)),
+        )
+        .route(
+            "/v1/cluster/constraints",
+            put(cluster::put_constraints).layer(DefaultBodyLimit::max(MAX_POLICY_BYTES)),
+        )
         .route("/v1/policies", get(policies::list))
         .route("/v1/policies/{hash}", get(policies::show))
         .route("/metrics", get(metrics))

@@ -54,6 +54,9 @@ pub enum StartError {
     /// The cluster policy directory does not load.
     #[error("cluster policies: {0}")]
     ClusterPolicy(#[from] crate::cluster::LoadError),
+    /// The cluster policy in force does not load.
+    #[error("cluster policy: {0}")]
+    ClusterPolicyInForce(#[from] crate::cluster::ChangeError),
     /// The EK CA directory is unusable.
     #[error("EK CA directory: {0}")]
     EkTrust(#[from] crate::ek::EkTrustError),
@@ -201,12 +204,17 @@ pub async fn start(
     let cluster = match &config.cluster_policy_dir {
         None => None,
         Some(dir) => {
-            let set = crate::cluster::load_dir(dir, config.policy_limits)?;
-            let versions = crate::cluster::record_versions(&store, &set).await?;
-            tracing::info!(?versions, "cluster policy templates and constraints stored");
+            let from_dir = crate::cluster::load_dir(dir, config.policy_limits)?;
+            let (set, versions) =
+                crate::cluster::import(&store, &from_dir, config.policy_limits).await?;
+            tracing::info!(
+                ?versions,
+                "cluster policy templates and constraints in force"
+            );
             tracing::info!(dir = %dir.display(), constraints = set.constraints().len(), templates = set.templates().len(), "cluster policies loaded");
             let view = crate::cluster::ClusterView::start(
                 set,
+                config.policy_limits,
                 exposures.clone(),
                 live.clone(),
                 store.clone(),

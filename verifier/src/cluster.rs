@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use palisade_cluster_policy::cluster::Report;
-use palisade_cluster_policy::{Evaluator, Finding, PolicySet, Scope};
+use palisade_cluster_policy::{Evaluator, Finding, Limits, PolicySet, Scope};
 use palisade_evidence::verify::{Judgement, VerifiedDocument};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -51,12 +51,17 @@ enum Msg {
     Remove(String, i64),
     Report(oneshot::Sender<Report>),
     Node(String, oneshot::Sender<Option<(Value, Vec<Finding>)>>),
+    Set(oneshot::Sender<PolicySet>),
+    Replace(Box<PolicySet>, oneshot::Sender<()>),
 }
 
 /// The handle the verifier holds; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct ClusterView {
     tx: mpsc::Sender<Msg>,
+    /// Held across one policy change (read the set, validate, store, replace).
+    changes: Arc<tokio::sync::Mutex<()>>,
+    limits: Limits,
 }
 
 /// The actor has stopped (it panicked): nothing more can be evaluated.
@@ -65,11 +70,11 @@ pub struct ClusterView {
 pub struct Stopped;
 
 impl ClusterView {
-    /// Starts the actor thread over `set`.
-    /// Starts the actor thread over `set`, and the task (on the current tokio runtime) that
+    /// Starts the actor thread over `set` (its templates evaluated under `limits`), and the task (on the current tokio runtime) that
     /// logs each change of findings, sends it to live watchers and queues its alert.
     pub fn start(
         set: PolicySet,
+        limits: Limits,
         exposures: Arc<ExposureCache>,
         live: Live,
         store: Store,
@@ -84,7 +89,11 @@ impl ClusterView {
                 deliver(&live, &store, &delta).await;
             }
         });
-        Ok(Self { tx })
+        Ok(Self {
+            tx,
+            changes: Arc::default(),
+            limits,
+        })
     }
 
     /// Feeds one stored result; returns once it is evaluated (changes are delivered apart).
@@ -108,6 +117,28 @@ impl ClusterView {
         rx.await.map_err(|_| Stopped)
     }
 
+    /// Changes the policy in force: `change` gets the current set and returns the new one (it
+    /// stores it); the evaluator re-evaluates every node under it. Changes run one at a time.
+    pub async fn change<T, F, Fut>(&self, change: F) -> Result<T, ChangeError>
+    where
+        F: FnOnce(PolicySet, Limits) -> Fut,
+        Fut: std::future::Future<Output = Result<(PolicySet, T), ChangeError>>,
+    {
+        let _one_at_a_time = self.changes.lock().await;
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Set(reply))
+            .map_err(|_| ChangeError::Stopped)?;
+        let current = rx.await.map_err(|_| ChangeError::Stopped)?;
+        let (set, out) = change(current, self.limits).await?;
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Replace(Box::new(set), reply))
+            .map_err(|_| ChangeError::Stopped)?;
+        rx.await.map_err(|_| ChangeError::Stopped)?;
+        Ok(out)
+    }
+
     /// One node's document and the findings naming it (`None`: not seen since start).
     pub async fn node(&self, id: &str) -> Result<Option<(Value, Vec<Finding>)>, Stopped> {
         let (reply, rx) = oneshot::channel();
@@ -129,11 +160,7 @@ fn run(
     deltas: &tokio::sync::mpsc::UnboundedSender<Delta>,
 ) {
     let mut docs: BTreeMap<String, Value> = BTreeMap::new();
-    let set = evaluator.set();
-    let ticking = set
-        .constraints()
-        .iter()
-        .any(|c| set.scope_of(c) == Scope::Cluster);
+    let mut ticking = has_cluster_scope(evaluator.set());
     let mut last_tick = Instant::now();
     loop {
         let wait = TICK.saturating_sub(last_tick.elapsed());
@@ -159,6 +186,18 @@ fn run(
                     .map(|d| (d.clone(), evaluator.findings_for(&id)));
                 let _ = reply.send(found);
             }
+            Ok(Msg::Set(reply)) => {
+                let _ = reply.send(evaluator.set().clone());
+            }
+            Ok(Msg::Replace(set, reply)) => {
+                ticking = has_cluster_scope(&set);
+                changing(&mut evaluator, deltas, |e| {
+                    *e = Evaluator::new(*set);
+                    e.load_all(docs.clone(), unix_now());
+                });
+                tracing::info!("cluster policy changed; every node re-evaluated");
+                let _ = reply.send(());
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
@@ -167,6 +206,12 @@ fn run(
             last_tick = Instant::now();
         }
     }
+}
+
+fn has_cluster_scope(set: &PolicySet) -> bool {
+    set.constraints()
+        .iter()
+        .any(|c| set.scope_of(c) == Scope::Cluster)
 }
 
 /// Applies `change` and sends which findings it raised and cleared, if any.
@@ -350,8 +395,10 @@ pub async fn restore(store: &Store, view: &ClusterView) -> Result<usize, crate::
     Ok(restored)
 }
 
+mod active;
+pub use active::{import, in_force, put_constraints, put_template, ChangeError};
 mod load;
-pub use load::{load_dir, record_versions, walk, LoadError};
+pub use load::{load_dir, record_objects, record_versions, walk, LoadError};
 
 #[cfg(test)]
 mod tests;

@@ -500,6 +500,8 @@ fn agent_from_row(row: &AnyRow) -> Result<AgentRecord, StoreError> {
 
 mod approvals;
 pub use approvals::Approval;
+mod cluster_policy;
+pub use cluster_policy::{ActiveObject, Source};
 mod credentials;
 pub use credentials::Credential;
 mod labels;

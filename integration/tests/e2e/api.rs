@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::support::{block_on, World};
 
-async fn expect_error(resp: reqwest::Response, status: u16, kind: &str, needle: &str) {
+pub(super) async fn expect_error(resp: reqwest::Response, status: u16, kind: &str, needle: &str) {
     assert_eq!(resp.status().as_u16(), status);
     let body: ErrorBody = resp.json().await.expect("JSON error body");
     assert_eq!(body.kind, kind);

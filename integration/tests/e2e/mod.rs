@@ -6,6 +6,7 @@ mod approvals;
 mod attestation;
 mod audit;
 mod cluster;
+mod cluster_api;
 mod diff;
 mod ear;
 mod ek;

@@ -1,5 +1,6 @@
-//! `/v1/policies` (viewer): every node policy the verifier has run, by name and version, and one
-//! policy's Rego modules by hash — what a result's `policy` names.
+//! `/v1/policies` (viewer): every policy the verifier has run or held (the node policy, cluster
+//! templates and constraint sets), by name and version, and one policy's files by hash — what a
+//! result's `policy` names.
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
@@ -10,12 +11,19 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::roles::Viewer;
 
-/// `GET /v1/policies`: `[{name, version, hash, added_at, current}]`.
+/// `GET /v1/policies`: `[{name, version, hash, added_at, current, in_force}]` (`current`: the
+/// node policy; `in_force`: a cluster policy object in force).
 pub(super) async fn list(
     _caller: Viewer,
     State(app): State<AppState>,
 ) -> Result<Json<Value>, ApiError> {
     let current = &app.ctx.policy.reference().hash;
+    let in_force: Vec<String> = if app.ctx.cluster.is_some() {
+        let active = app.ctx.store.cluster_policy().await?;
+        active.into_iter().map(|a| a.hash).collect()
+    } else {
+        Vec::new()
+    };
     let all: Vec<Value> = app
         .ctx
         .store
@@ -24,9 +32,11 @@ pub(super) async fn list(
         .into_iter()
         .map(|p| {
             let is_current = &p.hash == current;
+            let is_in_force = in_force.contains(&p.hash);
             let mut v = json!(p);
             if let Some(o) = v.as_object_mut() {
                 o.insert("current".into(), is_current.into());
+                o.insert("in_force".into(), is_in_force.into());
             }
             v
         })

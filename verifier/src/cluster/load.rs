@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use palisade_cluster_policy::{
-    library, Constraint, Limits, ModelError, PolicySet, Template, TemplateSpec,
+    library, Constraint, Limits, ModelError, PolicyRef, PolicySet, Template, TemplateSpec,
 };
 
 use crate::store::Store;
@@ -80,35 +80,53 @@ pub fn walk(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
 }
 
 /// A policy object to store: name, proposed version, files (path, content).
-type Stored = (String, u32, Vec<(String, String)>);
+pub(super) type Stored = (String, u32, Vec<(String, String)>);
+
+/// The stored form of template `t`: `template/<name>`, its `template.json` and Rego.
+pub(super) fn template_object(t: &Template) -> Stored {
+    let spec = serde_json::to_string_pretty(&t.spec).unwrap_or_default();
+    let mut modules = vec![("template.json".to_owned(), spec)];
+    modules.extend(t.policy.modules().iter().cloned());
+    (format!("template/{}", t.spec.name), t.spec.version, modules)
+}
+
+/// The stored form of a constraint set: `constraints`, one `constraints.json`.
+pub(super) fn constraints_object(constraints: &[Constraint]) -> Stored {
+    let json = serde_json::to_string_pretty(constraints).unwrap_or_default();
+    (
+        CONSTRAINTS.to_owned(),
+        1,
+        vec![("constraints.json".to_owned(), json)],
+    )
+}
+
+/// The name of the stored constraint set.
+pub(super) const CONSTRAINTS: &str = "constraints";
 
 /// Stores every template (`template/<name>`: its `template.json` and Rego) and the constraint
 /// set (`constraints`) as named policies, versioned like node policies (`store/policies.rs`): a
-/// changed one gets the next version, an unchanged one keeps its own. Returns `name@version`.
+/// changed one gets the next version, an unchanged one keeps its own.
+pub async fn record_objects(
+    store: &Store,
+    set: &PolicySet,
+) -> Result<Vec<PolicyRef>, crate::store::StoreError> {
+    let mut objects: Vec<Stored> = set.templates().values().map(template_object).collect();
+    objects.push(constraints_object(set.constraints()));
+    let mut stored = Vec::new();
+    for (name, proposed, modules) in objects {
+        stored.push(store.record_policy(&name, proposed, &modules).await?);
+    }
+    Ok(stored)
+}
+
+/// [`record_objects`], as `name@version`.
 pub async fn record_versions(
     store: &Store,
     set: &PolicySet,
 ) -> Result<Vec<String>, crate::store::StoreError> {
-    let mut objects: Vec<Stored> = set
-        .templates()
-        .values()
-        .map(|t| {
-            let spec = serde_json::to_string_pretty(&t.spec).unwrap_or_default();
-            let mut modules = vec![("template.json".to_owned(), spec)];
-            modules.extend(t.policy.modules().iter().cloned());
-            (format!("template/{}", t.spec.name), t.spec.version, modules)
-        })
-        .collect();
-    let constraints = serde_json::to_string_pretty(set.constraints()).unwrap_or_default();
-    objects.push((
-        "constraints".to_owned(),
-        1,
-        vec![("constraints.json".to_owned(), constraints)],
-    ));
-    let mut stored = Vec::new();
-    for (name, proposed, modules) in objects {
-        let reference = store.record_policy(&name, proposed, &modules).await?;
-        stored.push(format!("{name}@{}", reference.version));
-    }
-    Ok(stored)
+    Ok(record_objects(store, set)
+        .await?
+        .into_iter()
+        .map(|r| format!("{}@{}", r.name, r.version))
+        .collect())
 }

@@ -1,14 +1,18 @@
-//! `palisade policies list|show|versions`: the node policies the verifier has run (each result
-//! names the one that judged it, by name, version and hash).
+//! `palisade policies list|show|versions|add`: the policies the verifier has run or holds (each
+//! result names the node policy that judged it, by name, version and hash; cluster templates
+//! and constraint sets are versioned the same way), and adding cluster policy through the API.
+
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::Api;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Policies {
-    /// Every policy version the verifier has run; `*` marks the current one.
+    /// Every policy version the verifier has run or holds; `*` marks the node policy and the
+    /// cluster policy objects in force.
     List,
     /// One policy's Rego modules (default: the current policy).
     Show {
@@ -17,10 +21,18 @@ pub enum Policies {
     },
     /// The versions of one policy name, oldest first.
     Versions { name: String },
+    /// Put cluster policy in force (admin): a template directory (`template.json` +
+    /// `template.rego`), a constraints file (a JSON array), or a directory laid out like
+    /// `cluster_policy_dir` (every template, then all constraints files as one set). Each
+    /// object is checked against the whole set before the verifier stores it.
+    Add { path: PathBuf },
 }
 
 /// Runs a policies command.
 pub async fn run(api: &Api, command: &Policies, json: bool) -> anyhow::Result<()> {
+    if let Policies::Add { path } = command {
+        return add(api, path, json).await;
+    }
     let list: Vec<Value> = serde_json::from_slice(&api.get_bytes("/v1/policies").await?)
         .context("reading the policy list")?;
     match command {
@@ -40,7 +52,8 @@ pub async fn run(api: &Api, command: &Policies, json: bool) -> anyhow::Result<()
             println!("  {:<24} {:>7}  {:<20}  HASH", "NAME", "VERSION", "ADDED");
             for p in shown {
                 let field = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("?").to_owned();
-                let current = p.get("current").and_then(Value::as_bool).unwrap_or(false);
+                let flag = |k: &str| p.get(k).and_then(Value::as_bool).unwrap_or(false);
+                let current = flag("current") || flag("in_force");
                 println!(
                     "{} {:<24} {:>7}  {:<20}  {}",
                     if current { "*" } else { " " },
@@ -51,6 +64,7 @@ pub async fn run(api: &Api, command: &Policies, json: bool) -> anyhow::Result<()
                 );
             }
         }
+        Policies::Add { .. } => {}
         Policies::Show { hash } => {
             let hash = resolve(&list, hash.as_deref())?;
             let policy: Value =
@@ -97,4 +111,97 @@ fn resolve(list: &[Value], prefix: Option<&str>) -> anyhow::Result<String> {
             prefix
         ),
     }
+}
+
+/// `policies add PATH`.
+async fn add(api: &Api, path: &Path, json: bool) -> anyhow::Result<()> {
+    let (templates, constraints) = read_policy(path)?;
+    let mut stored = Vec::new();
+    for (name, body) in templates {
+        stored.push(put(api, &format!("/v1/cluster/templates/{name}"), &body).await?);
+    }
+    if let Some(set) = constraints {
+        stored.push(put(api, "/v1/cluster/constraints", &set).await?);
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&stored)?);
+        return Ok(());
+    }
+    for s in &stored {
+        let field = |k: &str| s.get(k).map(ToString::to_string).unwrap_or_default();
+        println!(
+            "in force: {}@{}  {}",
+            s.get("name").and_then(Value::as_str).unwrap_or("?"),
+            field("version"),
+            s.get("hash").and_then(Value::as_str).unwrap_or("?")
+        );
+    }
+    Ok(())
+}
+
+async fn put(api: &Api, path: &str, body: &Value) -> anyhow::Result<Value> {
+    let request = api.client.put(format!("{}{path}", api.base)).json(body);
+    let response = api.send(request).await?;
+    response
+        .json()
+        .await
+        .context("reading the verifier's answer")
+}
+
+/// Templates (`name`, PUT body) and the constraint set under `path`.
+type PolicyFiles = (Vec<(String, Value)>, Option<Value>);
+
+fn read_policy(path: &Path) -> anyhow::Result<PolicyFiles> {
+    let read = |p: &Path| -> anyhow::Result<Value> {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", p.display()))
+    };
+    if path.is_file() {
+        let set = read(path)?;
+        anyhow::ensure!(
+            set.is_array(),
+            "{}: a constraints file is a JSON array",
+            path.display()
+        );
+        return Ok((Vec::new(), Some(set)));
+    }
+    let mut templates = Vec::new();
+    let mut constraints: Vec<Value> = Vec::new();
+    let mut any_constraints = false;
+    let files = palisade_verifier::cluster::walk(path)?;
+    for file in &files {
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if name == "template.json" {
+            let spec = read(file)?;
+            let rego_path = file.with_file_name("template.rego");
+            let rego = std::fs::read_to_string(&rego_path)
+                .with_context(|| format!("reading {}", rego_path.display()))?;
+            let tname = spec
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            templates.push((tname, json!({"template": spec, "rego": rego})));
+        } else if name == "constraints.json" || name.ends_with(".constraints.json") {
+            let set = read(file)?;
+            let items = set.as_array().with_context(|| {
+                format!("{}: a constraints file is a JSON array", file.display())
+            })?;
+            constraints.extend(items.iter().cloned());
+            any_constraints = true;
+        }
+    }
+    anyhow::ensure!(
+        !templates.is_empty() || any_constraints,
+        "{}: no template.json or constraints file",
+        path.display()
+    );
+    Ok((
+        templates,
+        any_constraints.then_some(Value::Array(constraints)),
+    ))
 }

@@ -162,12 +162,23 @@ impl Evaluator {
     /// Loads every node (`id` → `input.node` document) and evaluates everything once; `now`
     /// is the time (unix seconds) cluster-scope templates compare attestation times with.
     pub fn load_all(&mut self, nodes: impl IntoIterator<Item = (String, Value)>, now: i64) {
+        self.add_all(nodes, now);
+        self.evaluate_all();
+    }
+
+    /// The first half of [`Evaluator::load_all`]: stores every node's document (converted to
+    /// regorus values once) without evaluating; findings are stale until
+    /// [`Evaluator::evaluate_all`].
+    pub fn add_all(&mut self, nodes: impl IntoIterator<Item = (String, Value)>, now: i64) {
         self.now = now;
-        let mut ids = Vec::new();
         for (id, doc) in nodes {
-            self.insert(id.clone(), &doc);
-            ids.push(id);
+            self.insert(id, &doc);
         }
+    }
+
+    /// Evaluates every constraint over every node from scratch.
+    pub fn evaluate_all(&mut self) {
+        let ids: Vec<String> = self.nodes.keys().cloned().collect();
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         self.evaluate_nodes(&ids);
         self.evaluate_cluster(EvaluateOn::Tick);

@@ -150,6 +150,30 @@ impl Verifier {
         Ok(v.as_array().cloned().unwrap_or_default())
     }
 
+    /// The operator API's base URL (`https://127.0.0.1:PORT`).
+    pub fn api_base(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// An HTTPS client for the operator API trusting the verifier's CA and presenting the state
+    /// directory's operator certificate (the first admin), or no certificate (`anonymous`).
+    pub fn api_client(&self, anonymous: bool) -> Result<reqwest::Client> {
+        let ca = pki::read_certs(&self.ca_cert())?;
+        let operator = if anonymous {
+            None
+        } else {
+            Some(
+                PemPair::read(&self.dir.path().join("tls"), "operator")?
+                    .context("operator certificate")?,
+            )
+        };
+        Ok(palisade_transport::client::ca_client(
+            &ca,
+            operator.as_ref(),
+            Duration::from_secs(10),
+        )?)
+    }
+
     /// An HTTPS client for `host`'s agent, as the verifier has it: pinned to the agent's
     /// certificate and presenting the verifier's client certificate.
     pub fn agent_client(&self, host: &Host) -> Result<reqwest::Client> {

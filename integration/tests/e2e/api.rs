@@ -9,7 +9,7 @@ use palisade_integration::palisade::AGENT_PORT;
 use palisade_transport::pki;
 use serde_json::json;
 
-use super::support::{block_on, World};
+use super::support::{block_on, get_json, World};
 
 pub(super) async fn expect_error(resp: reqwest::Response, status: u16, kind: &str, needle: &str) {
     assert_eq!(resp.status().as_u16(), status);
@@ -266,14 +266,7 @@ fn malformed_requests_to_the_verifier_get_4xx_and_change_nothing() {
                 .unwrap();
             expect_error(resp, status, "bad_request", needle).await;
         }
-        let approvals: serde_json::Value = op
-            .get(format!("{base}/v1/approvals"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let approvals = get_json(&op, &format!("{base}/v1/approvals")).await;
         assert_eq!(approvals, json!([]), "a refused approval was stored");
         let resp = op
             .patch(format!("{base}/v1/agents/nobody/labels"))
@@ -310,14 +303,7 @@ fn malformed_requests_to_the_verifier_get_4xx_and_change_nothing() {
             .unwrap();
         expect_error(resp, 401, "unauthorized", "client certificate").await;
         // The OpenAPI document is public.
-        let doc: serde_json::Value = anonymous
-            .get(format!("{base}/v1/openapi.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let doc = get_json(&anonymous, &format!("{base}/v1/openapi.json")).await;
         assert_eq!(doc["openapi"], "3.1.0");
         assert!(doc["paths"]["/v1/agents/{id}/results/{result}/ear"].is_object());
         // Metrics: operators only; the pass so far is counted.

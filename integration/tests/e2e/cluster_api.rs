@@ -7,11 +7,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use palisade_integration::wait_until;
-use palisade_transport::pki;
 use serde_json::{json, Value};
 
 use super::api::expect_error;
-use super::support::{block_on, World, MANUAL};
+use super::support::{block_on, get_json, World, MANUAL};
 
 const TEMPLATE_REGO: &str = "package palisade.templates.unlabelled\nimport rego.v1\n\
 violation contains {\"msg\": sprintf(\"%s has no %s label\", [input.node.id, input.parameters.label]), \
@@ -177,15 +176,9 @@ fn cluster_policy_set_through_the_api_is_checked_applied_and_kept_across_a_resta
 /// Malformed bodies, a name that does not match the path, an oversized body, no certificate:
 /// each a 4xx with a machine-readable error.
 fn raw_requests_are_refused(w: &World) {
-    let ca = pki::read_certs(&w.verifier.ca_cert()).unwrap();
-    let operator = pki::PemPair::read(&w.verifier.dir().join("tls"), "operator")
-        .unwrap()
-        .unwrap();
-    let admin = palisade_transport::client::ca_client(&ca, Some(&operator), Duration::from_secs(5))
-        .unwrap();
-    let anonymous =
-        palisade_transport::client::ca_client(&ca, None, Duration::from_secs(5)).unwrap();
-    let base = format!("https://127.0.0.1:{}", w.verifier.port());
+    let admin = w.verifier.api_client(false).unwrap();
+    let anonymous = w.verifier.api_client(true).unwrap();
+    let base = w.verifier.api_base();
     let templates = format!("{base}/v1/cluster/templates/unlabelled");
     let constraints = format!("{base}/v1/cluster/constraints");
     let spec = json!({"name": "other", "version": 1, "scope": "node", "title": "t",
@@ -227,14 +220,7 @@ fn raw_requests_are_refused(w: &World) {
             .await
             .unwrap();
         expect_error(nobody, 401, "unauthorized", "").await;
-        let in_force: Value = admin
-            .get(format!("{base}/v1/cluster/policy"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let in_force = get_json(&admin, &format!("{base}/v1/cluster/policy")).await;
         let sources: Vec<&Value> = in_force
             .as_array()
             .unwrap()

@@ -84,3 +84,9 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .unwrap()
         .block_on(f)
 }
+
+/// GET `url` and read the JSON body (panics on a transport error or a non-JSON body).
+pub async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    let resp = client.get(url).send().await.unwrap();
+    resp.json().await.unwrap()
+}

@@ -70,8 +70,9 @@ pub struct ClusterView {
 pub struct Stopped;
 
 impl ClusterView {
-    /// Starts the actor thread over `set` (its templates evaluated under `limits`), and the task (on the current tokio runtime) that
-    /// logs each change of findings, sends it to live watchers and queues its alert.
+    /// Starts the actor thread over `set` (changed sets are loaded under `limits`), and the task
+    /// (on the current tokio runtime) that logs each change of findings, sends it to live
+    /// watchers and queues its alert.
     pub fn start(
         set: PolicySet,
         limits: Limits,
@@ -398,7 +399,7 @@ pub async fn restore(store: &Store, view: &ClusterView) -> Result<usize, crate::
 mod active;
 pub use active::{import, in_force, put_constraints, put_template, ChangeError};
 mod load;
-pub use load::{load_dir, record_objects, record_versions, walk, LoadError};
+pub use load::{labelled, load_dir, record_objects, walk, LoadError};
 
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,9 @@
 
 use palisade_cluster_policy::{Constraint, Limits, PolicyRef, PolicySet, Template, TemplateSpec};
 
-use super::load::{constraints_object, record_objects, template_object, Stored, CONSTRAINTS};
+use super::load::{
+    constraints_object, labelled, record_objects, template_object, Stored, CONSTRAINTS,
+};
 use crate::audit::PolicySource;
 use crate::store::{Source, Store, StoreError};
 
@@ -88,10 +90,7 @@ pub async fn in_force(
             .ok_or_else(|| stored(&a.name, "its version is not stored"))?;
         sources.push(source);
     }
-    let versions = sources
-        .iter()
-        .map(|s| format!("{}@{}", s.reference.name, s.reference.version))
-        .collect();
+    let versions = sources.iter().map(|s| labelled(&s.reference)).collect();
     let set = blocking(move || build(&sources, limits)).await?;
     Ok((set, versions))
 }

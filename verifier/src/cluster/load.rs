@@ -119,14 +119,7 @@ pub async fn record_objects(
     Ok(stored)
 }
 
-/// [`record_objects`], as `name@version`.
-pub async fn record_versions(
-    store: &Store,
-    set: &PolicySet,
-) -> Result<Vec<String>, crate::store::StoreError> {
-    Ok(record_objects(store, set)
-        .await?
-        .into_iter()
-        .map(|r| format!("{}@{}", r.name, r.version))
-        .collect())
+/// `name@version`, as start-up logs and tests show a stored object.
+pub fn labelled(r: &PolicyRef) -> String {
+    format!("{}@{}", r.name, r.version)
 }

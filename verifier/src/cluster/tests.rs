@@ -4,6 +4,12 @@ use super::*;
 use crate::store::{testing, Source};
 use palisade_cluster_policy::{library, Constraint, Limits, TemplateSpec};
 
+/// Stores `set`'s objects; their `name@version`.
+async fn record_versions(store: &crate::store::Store, set: &PolicySet) -> Vec<String> {
+    let stored = record_objects(store, set).await.unwrap();
+    stored.iter().map(labelled).collect()
+}
+
 fn set(constraints: serde_json::Value) -> PolicySet {
     PolicySet::new(
         library::templates(Limits::default()).unwrap(),
@@ -18,17 +24,17 @@ async fn templates_and_constraints_are_stored_and_a_change_gets_the_next_version
     let store = testing::open(&dir).await;
     let first =
         json!([{"name": "fresh", "template": "freshness", "parameters": {"max_age_s": 60}}]);
-    let stored = record_versions(&store, &set(first.clone())).await.unwrap();
+    let stored = record_versions(&store, &set(first.clone())).await;
     assert!(
         stored.contains(&"template/firewall_consistency@1".to_owned()),
         "{stored:?}"
     );
     assert!(stored.contains(&"constraints@1".to_owned()), "{stored:?}");
     // Unchanged: the same versions; a changed constraint set: the next one.
-    assert_eq!(record_versions(&store, &set(first)).await.unwrap(), stored);
+    assert_eq!(record_versions(&store, &set(first)).await, stored);
     let changed =
         json!([{"name": "fresh", "template": "freshness", "parameters": {"max_age_s": 30}}]);
-    let again = record_versions(&store, &set(changed)).await.unwrap();
+    let again = record_versions(&store, &set(changed)).await;
     assert!(again.contains(&"constraints@2".to_owned()), "{again:?}");
     assert!(
         again.contains(&"template/freshness@2".to_owned()),

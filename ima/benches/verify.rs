@@ -23,6 +23,11 @@ use palisade_ima::HashAlg;
 
 const DEFAULT_N: usize = 100_000;
 
+/// The global allocator of every palisade binary that verifies IMA lists (regorus, linked by the
+/// verifier and the `palisade` CLI, installs it), so the bench measures what they run.
+#[global_allocator]
+static ALLOCATOR: regorus_mimalloc::mimalloc::Mimalloc = regorus_mimalloc::mimalloc::Mimalloc;
+
 /// A measurement list, its policy, and the PCR 10 values a quote would carry after it.
 struct Input {
     log: Vec<u8>,

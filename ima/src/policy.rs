@@ -2,11 +2,10 @@
 //! loading (`load`), evaluating (`eval`), reporting (`report`), creating (`create`) and writing
 //! (`json`) Keylime runtime-policy format version 1.
 
-use std::collections::HashMap;
-
 use crate::hash::HashAlg;
 
 mod create;
+mod digest_map;
 mod eval;
 mod excludes;
 mod json;
@@ -14,6 +13,7 @@ mod load;
 mod report;
 
 pub use create::CreateOptions;
+pub use digest_map::DigestMap;
 pub use eval::Outcome;
 pub use excludes::{parse_excludes_list, Excludes, MAX_EXCLUDES, MAX_EXCLUDE_LEN};
 pub use report::{Finding, PolicyReport, FINDINGS_LIMIT, SUMMARY_LIMIT};
@@ -66,91 +66,6 @@ pub enum PolicyError {
     #[error("line {line}: {reason}")]
     Line { line: usize, reason: String },
 }
-
-/// A map from a path (or keyring / buffer name) to its accepted digests, in the order the policy
-/// lists the paths, with the digests decoded once to bytes.
-#[derive(Debug, Clone, Default)]
-pub struct DigestMap {
-    entries: Vec<(String, Vec<Vec<u8>>)>,
-    index: HashMap<String, usize, foldhash::fast::RandomState>,
-}
-
-impl DigestMap {
-    /// An empty map.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The accepted digests for `name`, if the map lists it.
-    pub fn get(&self, name: &str) -> Option<&[Vec<u8>]> {
-        let i = *self.index.get(name)?;
-        self.entries.get(i).map(|(_, digests)| digests.as_slice())
-    }
-
-    /// True when `name` is listed and `digest` is one of its digests.
-    pub fn contains(&self, name: &str, digest: &[u8]) -> bool {
-        self.get(name)
-            .is_some_and(|list| list.iter().any(|d| d.as_slice() == digest))
-    }
-
-    /// Adds `digest` to `name`'s list (no duplicates); a new name goes last.
-    pub fn insert(&mut self, name: &str, digest: Vec<u8>) {
-        let i = match self.index.get(name) {
-            Some(i) => *i,
-            None => {
-                self.index.insert(name.to_owned(), self.entries.len());
-                self.entries.push((name.to_owned(), Vec::new()));
-                self.entries.len() - 1
-            }
-        };
-        if let Some((_, list)) = self.entries.get_mut(i) {
-            if !list.contains(&digest) {
-                list.push(digest);
-            }
-        }
-    }
-
-    /// Replaces `name`'s list (a JSON object's later duplicate key wins, as in Python).
-    pub fn set(&mut self, name: String, digests: Vec<Vec<u8>>) {
-        match self.index.get(&name).and_then(|i| self.entries.get_mut(*i)) {
-            Some((_, list)) => *list = digests,
-            None => {
-                self.index.insert(name.clone(), self.entries.len());
-                self.entries.push((name, digests));
-            }
-        }
-    }
-
-    /// Sorts every list by its hex form and drops duplicates, as `keylime-policy` writes them.
-    pub fn sort_digests(&mut self) {
-        for (_, list) in &mut self.entries {
-            list.sort();
-            list.dedup();
-        }
-    }
-
-    /// Paths (names) and their digests, in policy order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &[Vec<u8>])> {
-        self.entries.iter().map(|(n, d)| (n.as_str(), d.as_slice()))
-    }
-
-    /// How many paths (names) the map lists.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// True when the map lists no path.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-}
-
-impl PartialEq for DigestMap {
-    fn eq(&self, other: &Self) -> bool {
-        self.entries == other.entries
-    }
-}
-impl Eq for DigestMap {}
 
 /// A Keylime runtime policy (format version 1), decoded and ready to evaluate entries against.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -39,10 +39,7 @@ impl RuntimePolicy {
         match &entry.event {
             Event::File { digest, path, .. } => {
                 if path == BOOT_AGGREGATE {
-                    let listed = self
-                        .digests
-                        .get(BOOT_AGGREGATE)
-                        .map(|list| list.iter().any(|d| digest.bytes == *d));
+                    let listed = self.digests.check(BOOT_AGGREGATE, &digest.bytes);
                     return Outcome::BootAggregate { listed };
                 }
                 if self.excludes.is_excluded(path) {
@@ -94,10 +91,10 @@ impl RuntimePolicy {
 
 #[inline]
 fn lookup(map: &super::DigestMap, name: &str, digest: &[u8]) -> Outcome {
-    match map.get(name) {
+    match map.check(name, digest) {
         None => Outcome::Unknown,
-        Some(list) if list.iter().any(|d| d.as_slice() == digest) => Outcome::Allowed,
-        Some(_) => Outcome::Mismatch,
+        Some(true) => Outcome::Allowed,
+        Some(false) => Outcome::Mismatch,
     }
 }
 

@@ -110,6 +110,7 @@ impl<'de> Visitor<'de> for DigestsVisitor {
             let list = map.next_value_seed(ListSeed(&name))?;
             out.set(name, list);
         }
+        out.prepare();
         Ok(RawDigests(out))
     }
 }
@@ -287,6 +288,8 @@ impl RuntimePolicy {
                 None => policy.digests.insert(&path.replace(' ', "_"), bytes),
             }
         }
+        policy.digests.prepare();
+        policy.keyrings.prepare();
         Ok(policy)
     }
 

@@ -19,14 +19,17 @@ cargo build --workspace --bins --quiet
 step "tests"
 cargo test --workspace --quiet
 step "fuzz targets build and run briefly"
+# One target directory for every fuzz crate: the dependencies they share (serde, the palisade
+# crates under test, …) are compiled once with the sanitizer flags, not once per crate.
+fuzz_target_dir="$PWD/target/fuzz"
 for crate in $(find . -path ./target -prune -o -name Cargo.toml -path '*/fuzz/*' -print | xargs -n1 dirname); do
     (
         cd "$crate"
-        cargo +nightly fuzz build > fuzz-build.log 2>&1 \
+        cargo +nightly fuzz build --target-dir "$fuzz_target_dir" > fuzz-build.log 2>&1 \
             || { tail -40 fuzz-build.log; echo "fuzz crate $crate does not build"; exit 1; }
         tail -1 fuzz-build.log
         for target in $(cargo +nightly fuzz list); do
-            cargo +nightly fuzz run "$target" -- -max_total_time=5 -print_final_stats=0 >/dev/null 2>&1 \
+            cargo +nightly fuzz run --target-dir "$fuzz_target_dir" "$target" -- -max_total_time=5 -print_final_stats=0 >/dev/null 2>&1 \
                 || { echo "fuzz target $crate:$target failed"; exit 1; }
             echo "fuzz $crate:$target ok"
         done

@@ -168,12 +168,28 @@ pub mod fd_walk {
     pub const LEN: usize = 10;
 }
 
+/// The exec table: the path each process last executed, for attribution. A direct-mapped
+/// array (slot = tgid mod [`execs::SLOTS`]): an update is two stores, where an LRU hash insert
+/// on a full map costs about a microsecond per exec (BENCHMARKS.md). A slot holds the tgid
+/// (native-endian `u32` at 0), then the NUL-terminated path at [`execs::PATH`]; a reader takes
+/// the path only when the stored tgid is the one it asked for.
+pub mod execs {
+    /// Slots (a newer process whose tgid has the same residue takes the slot over).
+    pub const SLOTS: u32 = 8192;
+    /// Offset of the path in a slot.
+    pub const PATH: usize = 8;
+    /// Bytes of a slot.
+    pub const RECORD: usize = PATH + 64;
+}
+
 /// Names of the maps the loader reads.
 pub mod maps {
     /// The ring buffer of [`super::Event`]s.
     pub const EVENTS: &str = "EVENTS";
     /// Per-CPU count of events that did not fit in the ring buffer (index 0).
     pub const DROPS: &str = "DROPS";
+    /// The exec table ([`super::execs`]).
+    pub const EXECS: &str = "EXECS";
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use palisade_ebpf_common::{kind, Event};
+use palisade_ebpf_common::{execs, kind, Event};
 use palisade_evidence::runtime::{kind as name, Process, RuntimeEvent};
 use serde_json::{json, Value};
 
@@ -47,6 +47,14 @@ impl Clock {
 fn text(bytes: &[u8]) -> String {
     let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
     String::from_utf8_lossy(bytes.get(..len).unwrap_or_default()).into_owned()
+}
+
+/// The path in an exec-table slot (`palisade_ebpf_common::execs`) if the slot belongs to
+/// `tgid`: a slot a process with another tgid took over, or an empty one, gives nothing.
+pub fn exec_slot_path(slot: &[u8], tgid: u32) -> Option<String> {
+    let owner = slot.get(..4)?;
+    let path = text(slot.get(execs::PATH..)?);
+    (owner == tgid.to_ne_bytes() && !path.is_empty()).then_some(path)
 }
 
 fn family(n: i64) -> &'static str {
@@ -234,6 +242,18 @@ pub fn lost(lost: u64, clock: &Clock, seq: u64) -> RuntimeEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_exec_slot_taken_over_by_another_process_names_nothing() {
+        let mut slot = [0u8; execs::RECORD];
+        assert_eq!(exec_slot_path(&slot, 0), None, "an empty slot");
+        slot[..4].copy_from_slice(&4242u32.to_ne_bytes());
+        slot[execs::PATH..execs::PATH + 12].copy_from_slice(b"/usr/sbin/ip");
+        assert_eq!(exec_slot_path(&slot, 4242).as_deref(), Some("/usr/sbin/ip"));
+        let other = 4242 + execs::SLOTS;
+        assert_eq!(exec_slot_path(&slot, other), None);
+        assert_eq!(exec_slot_path(&slot[..6], 4242), None, "a short slot");
+    }
 
     #[test]
     fn events_read_like_sentences() {

@@ -22,7 +22,7 @@ pub mod btf;
 pub mod decode;
 mod monitor;
 
-pub use monitor::{Batch, Monitor, MonitorError, Options, Status};
+pub use monitor::{Batch, Monitor, MonitorError, Options, RunTimeStats, Status};
 pub use palisade_ebpf_common::{kind, Event};
 
 /// The programs, built for the BPF target by `build.rs` (aya-build: nightly, bpf-linker).

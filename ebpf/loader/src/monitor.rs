@@ -5,10 +5,10 @@
 use std::os::fd::AsFd as _;
 use std::time::Duration;
 
-use aya::maps::{HashMap, MapData, PerCpuArray, RingBuf};
+use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
 use aya::programs::TracePoint;
 use aya::{Ebpf, EbpfLoader};
-use palisade_ebpf_common::{fd_walk, globals, maps, Event};
+use palisade_ebpf_common::{execs, fd_walk, globals, maps, Event};
 
 use crate::btf::Btf;
 
@@ -50,6 +50,9 @@ pub enum MonitorError {
         /// Why.
         detail: String,
     },
+    /// The kernel's run-time statistics could not be turned on.
+    #[error("turning on BPF run-time statistics: {0}")]
+    Stats(String),
 }
 
 /// How to start the monitor.
@@ -90,7 +93,7 @@ pub struct Monitor {
     ebpf: Ebpf,
     ring: RingBuf<MapData>,
     drops: PerCpuArray<MapData, u64>,
-    execs: HashMap<MapData, u32, [u8; 64]>,
+    execs: Array<MapData, [u8; execs::RECORD]>,
     lost_seen: u64,
     status: Status,
 }
@@ -265,7 +268,7 @@ impl Monitor {
         }
         let ring = take(&mut ebpf, maps::EVENTS)?;
         let drops = take(&mut ebpf, maps::DROPS)?;
-        let execs = take(&mut ebpf, "EXECS")?;
+        let execs = take(&mut ebpf, maps::EXECS)?;
         Ok(Self {
             ebpf,
             ring,
@@ -289,6 +292,18 @@ impl Monitor {
             .collect()
     }
 
+    /// What each loaded program has cost the kernel: `(name, runs, total run time)`. The kernel
+    /// counts only while run-time statistics are on (see [`RunTimeStats`]); otherwise both are 0.
+    pub fn program_costs(&self) -> Vec<(String, u64, Duration)> {
+        self.ebpf
+            .programs()
+            .filter_map(|(name, p)| {
+                let info = p.info().ok()?;
+                Some((name.to_owned(), info.run_count(), info.run_time()))
+            })
+            .collect()
+    }
+
     /// Waits until events are ready or `timeout` passes; true if ready.
     pub fn wait(&self, timeout: Duration) -> std::io::Result<bool> {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -296,6 +311,12 @@ impl Monitor {
         let mut fds = [PollFd::new(self.ring.as_fd(), PollFlags::POLLIN)];
         let n = poll(&mut fds, PollTimeout::from(ms)).map_err(std::io::Error::from)?;
         Ok(n > 0)
+    }
+
+    /// The path process `tgid` last executed, if its exec-table slot is still its own.
+    fn exe(&self, tgid: u32) -> Option<String> {
+        let slot = self.execs.get(&(tgid % execs::SLOTS), 0).ok()?;
+        crate::decode::exec_slot_path(&slot, tgid)
     }
 
     /// Takes up to `max` events from the ring buffer, and the count of events lost since the
@@ -309,10 +330,7 @@ impl Monitor {
             }
         }
         for (e, exe) in &mut batch.events {
-            *exe = self.execs.get(&e.tgid, 0).ok().map(|path| {
-                let len = path.iter().position(|&b| b == 0).unwrap_or(path.len());
-                String::from_utf8_lossy(path.get(..len).unwrap_or_default()).into_owned()
-            });
+            *exe = self.exe(e.tgid);
         }
         let total: u64 = self
             .drops
@@ -322,5 +340,19 @@ impl Monitor {
         batch.lost = total.saturating_sub(self.lost_seen);
         self.lost_seen = total.max(self.lost_seen);
         batch
+    }
+}
+
+/// The kernel's per-program run-time accounting (`BPF_ENABLE_STATS`), on while this is held.
+/// It costs two clock reads per program run, so only benchmarks turn it on.
+#[derive(Debug)]
+pub struct RunTimeStats(#[allow(dead_code, reason = "held for its effect")] std::os::fd::OwnedFd);
+
+impl RunTimeStats {
+    /// Turns the accounting on until the value is dropped.
+    pub fn enable() -> Result<Self, MonitorError> {
+        aya::sys::enable_stats(aya::sys::Stats::RunTime)
+            .map(Self)
+            .map_err(|e| MonitorError::Stats(e.to_string()))
     }
 }

@@ -13,10 +13,10 @@ use aya_ebpf::helpers::{
     bpf_probe_read_kernel_str_bytes, bpf_probe_read_user, bpf_probe_read_user_buf,
 };
 use aya_ebpf::macros::{map, tracepoint};
-use aya_ebpf::maps::{LruHashMap, PerCpuArray, RingBuf};
+use aya_ebpf::maps::{Array, PerCpuArray, RingBuf};
 use aya_ebpf::programs::TracePointContext;
 use aya_ebpf::EbpfContext as _;
-use palisade_ebpf_common::{fd_walk, kind, Event};
+use palisade_ebpf_common::{execs, fd_walk, kind, Event};
 
 /// Bytes of the event ring buffer (a power of two, a multiple of the page size).
 const RING_BYTES: u32 = 256 * 1024;
@@ -27,9 +27,9 @@ static EVENTS: RingBuf = RingBuf::with_byte_size(RING_BYTES, 0);
 #[map(name = "DROPS")]
 static DROPS: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
 
-/// The program each process last executed, by tgid (user space reads it for attribution).
+/// The program each process last executed (`palisade_ebpf_common::execs`).
 #[map(name = "EXECS")]
-static EXECS: LruHashMap<u32, [u8; 64]> = LruHashMap::with_max_entries(8192, 0);
+static EXECS: Array<[u8; execs::RECORD]> = Array::with_max_entries(execs::SLOTS, 0);
 
 // Set by the loader before loading (see `palisade_ebpf_common::globals`).
 #[unsafe(no_mangle)]
@@ -386,14 +386,20 @@ pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
     // SAFETY: offsets of the sched:sched_process_exec format.
     let loc = unsafe { ctx.read_at::<u32>(8).unwrap_or(0) };
     let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
-    let mut path = [0u8; 64];
-    // SAFETY: bpf_probe_read_kernel_str_bytes checks the address; the string lives in the
-    // tracepoint record.
+    let Some(slot) = EXECS.get_ptr_mut(tgid % execs::SLOTS) else {
+        return 0;
+    };
+    // SAFETY: `slot` points at one value of the array map; bpf_probe_read_kernel_str_bytes
+    // checks the source address, and the string lives in the tracepoint record.
     unsafe {
+        let slot = &mut *slot;
+        let (head, path) = slot.split_at_mut(execs::PATH);
+        head[..4].copy_from_slice(&tgid.to_ne_bytes());
         let src = (ctx.as_ptr() as *const u8).add((loc & 0xffff) as usize);
-        let _ = bpf_probe_read_kernel_str_bytes(src, &mut path);
+        if bpf_probe_read_kernel_str_bytes(src, path).is_err() {
+            path[0] = 0;
+        }
     }
-    let _ = EXECS.insert(tgid, &path, 0);
     0
 }
 

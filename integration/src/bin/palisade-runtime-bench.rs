@@ -2,15 +2,21 @@
 //! costs while nothing happens.
 //!
 //! `storm` runs syscall-heavy workloads with and without the programs attached (the monitor in
-//! this process, its ring buffer drained by a thread, as the agent does), alternating
-//! `ROUNDS` times, and reports medians and the overhead (the median of the rounds' paired
-//! ratios, which cancels the machine's slow drift; the spread is their interquartile range):
+//! this process, its ring buffer drained by a thread, as the agent does), `ROUNDS` times in ABBA
+//! order, and reports medians and the overhead in wall time and in CPU time (this process and
+//! its children, user + system; steal time excluded): the median of the rounds' paired ratios,
+//! which cancels the machine's slow drift, with a bootstrap 95 % confidence interval of it.
 //! - `exec`: N short processes (`/bin/true`, spawned and waited for): `sched_process_exec`, and
 //!   the syscall tracepoints' toll on every syscall;
 //! - `socket`: 10·N UDP sockets created, bound and closed: `sys_enter_socket`, `sys_enter_bind`;
-//! - `sendto`: 10·N UDP datagrams to loopback: `sys_enter_sendto` (the netlink check).
+//! - `sendto`: 10·N UDP datagrams to loopback: `sys_enter_sendto` (the netlink check);
+//! - `syscall`: 100·N `getpid(2)`: the toll alone, which any `sys_enter_*` tracepoint puts on
+//!   every syscall of every process (the kernel's slow syscall path).
 //!
 //! `PALISADE_BENCH_SKIP=prog,prog` leaves those programs unattached, to find what costs what.
+//! `PALISADE_BENCH_STATS=1` turns on the kernel's BPF run-time accounting while attached and
+//! prints each program's runs and time per operation (the accounting adds two clock reads per
+//! program run, so the overhead columns of such a run are slightly pessimistic).
 //!
 //! `idle` starts a host (network namespace, swtpm, nftables baseline), a verifier and the real
 //! agent with its eBPF monitor, waits for it to settle, then samples the agent's resident memory
@@ -29,7 +35,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
-use palisade_ebpf::{Monitor, Options};
+use palisade_ebpf::{Monitor, Options, RunTimeStats};
 use palisade_integration::palisade::{start_agent_with, Verifier, BASELINE_RULESET};
 use palisade_integration::{require_root_tools, Host};
 
@@ -38,13 +44,26 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
-fn exec_storm(n: usize) -> Result<Duration> {
-    let t = Instant::now();
+/// Spawns and waits for `n` short processes, from this process.
+fn exec_loop(n: usize) -> Result<()> {
     for _ in 0..n {
         let ok = Command::new("/bin/true").status()?;
         if !ok.success() {
             bail!("/bin/true failed");
         }
+    }
+    Ok(())
+}
+
+/// `exec_loop` in a child process of its own, as on a real host the workload and the agent are
+/// separate processes (the monitor's memory and threads stay out of the workload's process).
+fn exec_storm(n: usize) -> Result<Duration> {
+    let t = Instant::now();
+    let status = Command::new(std::env::current_exe()?)
+        .args(["exec-loop", &n.to_string()])
+        .status()?;
+    if !status.success() {
+        bail!("exec-loop failed: {status}");
     }
     Ok(t.elapsed())
 }
@@ -73,10 +92,26 @@ fn sendto_storm(n: usize) -> Result<Duration> {
     Ok(t.elapsed())
 }
 
+fn syscall_storm(n: usize) -> Result<Duration> {
+    let t = Instant::now();
+    let mut sum = 0u64;
+    for _ in 0..n * 100 {
+        sum = sum.wrapping_add(u64::from(std::process::id())); // getpid(2), not cached
+    }
+    std::hint::black_box(sum);
+    Ok(t.elapsed())
+}
+
+/// What the attached programs did: events read, and each program's runs and kernel run time.
+struct Cost {
+    events: u64,
+    programs: Vec<(String, u64, Duration)>,
+}
+
 /// The monitor with a thread draining its ring buffer, until dropped.
 struct Attached {
     stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<u64>>,
+    thread: Option<std::thread::JoinHandle<Cost>>,
 }
 
 impl Attached {
@@ -91,6 +126,12 @@ impl Attached {
             ..Options::default()
         };
         let mut monitor = Monitor::start(&options).context("starting the monitor")?;
+        // The kernel's run-time accounting adds two clock reads per program run: opt-in.
+        let stats = if std::env::var_os("PALISADE_BENCH_STATS").is_some() {
+            Some(RunTimeStats::enable().context("BPF run-time statistics")?)
+        } else {
+            None
+        };
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -100,7 +141,11 @@ impl Attached {
                     seen += monitor.drain(4096).events.len() as u64;
                 }
             }
-            seen
+            drop(stats);
+            Cost {
+                events: seen,
+                programs: monitor.program_costs(),
+            }
         });
         Ok(Self {
             stop,
@@ -108,59 +153,176 @@ impl Attached {
         })
     }
 
-    fn stop(mut self) -> u64 {
+    fn stop(mut self) -> Result<Cost> {
         self.stop.store(true, Ordering::Relaxed);
-        self.thread.take().and_then(|t| t.join().ok()).unwrap_or(0)
+        let thread = self.thread.take().context("stopped twice")?;
+        thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("drain thread panicked"))
     }
 }
 
-/// The median of the paired ratios `on[i] / off[i] − 1` and their interquartile range, in %.
-fn paired_overhead(off: &[Duration], on: &[Duration]) -> (f64, f64) {
+/// One timed run: wall time, and the CPU time (user + system) this process and its children
+/// used. CPU time leaves out the time the hypervisor took the vCPU away (steal), the largest
+/// noise in wall time on a shared VM.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    wall: Duration,
+    cpu: Duration,
+}
+
+fn cpu_used() -> Result<Duration> {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let mut total = Duration::ZERO;
+    for who in [UsageWho::RUSAGE_SELF, UsageWho::RUSAGE_CHILDREN] {
+        let u = getrusage(who)?;
+        for t in [u.user_time(), u.system_time()] {
+            total += Duration::from_secs(t.tv_sec().try_into()?)
+                + Duration::from_micros(t.tv_usec().try_into()?);
+        }
+    }
+    Ok(total)
+}
+
+fn measure(run: fn(usize) -> Result<Duration>, n: usize) -> Result<Sample> {
+    let before = cpu_used()?;
+    let wall = run(n)?;
+    Ok(Sample {
+        wall,
+        cpu: cpu_used()?.saturating_sub(before),
+    })
+}
+
+/// The paired ratios `on[i] / off[i] − 1`, in %, sorted.
+fn paired_ratios(off: &[Duration], on: &[Duration]) -> Vec<f64> {
     let mut r: Vec<f64> = off
         .iter()
         .zip(on)
         .map(|(a, b)| (b.as_secs_f64() / a.as_secs_f64() - 1.0) * 100.0)
         .collect();
     r.sort_by(f64::total_cmp);
-    let at = |q: usize| r.get(r.len() * q / 4).copied().unwrap_or(0.0);
-    (at(2), at(3) - at(1))
+    r
+}
+
+fn median_of(sorted: &[f64]) -> f64 {
+    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// A 95 % confidence interval of the median of `sorted`: percentile bootstrap, 2,000
+/// resamples, a fixed-seed xorshift so that a run is reproducible from its samples.
+fn median_ci(sorted: &[f64]) -> (f64, f64) {
+    let n = sorted.len();
+    if n == 0 {
+        return (0.0, 0.0);
+    }
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut medians = Vec::with_capacity(2000);
+    let mut sample = vec![0.0; n];
+    for _ in 0..2000 {
+        for x in &mut sample {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *x = sorted
+                .get((state % n as u64) as usize)
+                .copied()
+                .unwrap_or(0.0);
+        }
+        sample.sort_by(f64::total_cmp);
+        medians.push(median_of(&sample));
+    }
+    medians.sort_by(f64::total_cmp);
+    let at = |q: f64| medians.get((q * 2000.0) as usize).copied().unwrap_or(0.0);
+    (at(0.025), at(0.975))
+}
+
+/// The overhead: the median of the paired ratios with its 95 % interval, as a table cell.
+fn overhead_cell(off: &[Duration], on: &[Duration]) -> String {
+    let r = paired_ratios(off, on);
+    let (lo, hi) = median_ci(&r);
+    format!("{:+.2}% [{lo:+.2}, {hi:+.2}]", median_of(&r))
+}
+
+/// Runs a workload `rounds` times without and with the programs (ABBA order, so a slow drift of
+/// the machine adds as much to one side as to the other); also sums what each program cost.
+fn rounds_of(
+    run: fn(usize) -> Result<Duration>,
+    n: usize,
+    rounds: usize,
+) -> Result<(Vec<Sample>, Vec<Sample>, Cost)> {
+    let (mut off, mut on) = (Vec::new(), Vec::new());
+    let mut total = Cost {
+        events: 0,
+        programs: Vec::new(),
+    };
+    for round in 0..rounds {
+        if round % 2 == 0 {
+            off.push(measure(run, n)?);
+        }
+        let attached = Attached::start()?;
+        on.push(measure(run, n)?);
+        let cost = attached.stop()?;
+        total.events += cost.events;
+        for (name, runs, time) in cost.programs {
+            match total.programs.iter_mut().find(|(p, _, _)| *p == name) {
+                Some(p) => (p.1, p.2) = (p.1 + runs, p.2 + time),
+                None => total.programs.push((name, runs, time)),
+            }
+        }
+        if round % 2 == 1 {
+            off.push(measure(run, n)?);
+        }
+    }
+    Ok((off, on, total))
 }
 
 fn storm(n: usize, rounds: usize, only: Option<&str>) -> Result<()> {
     type Workload = fn(usize) -> Result<Duration>;
-    let workloads: [(&str, Workload, usize); 3] = [
-        ("exec", exec_storm, n),
-        ("socket", socket_storm, n),
-        ("sendto", sendto_storm, n),
+    let workloads: [(&str, Workload, usize); 4] = [
+        ("exec", exec_storm, 1),
+        ("socket", socket_storm, 10),
+        ("sendto", sendto_storm, 10),
+        ("syscall", syscall_storm, 100),
     ];
     println!(
-        "| workload | operations | without programs (median) | with programs (median) | overhead (paired median) | spread (IQR) |"
+        "| workload | operations | without programs (median) | with programs (median) | overhead, wall time (paired median [95 % CI]) | overhead, CPU time (paired median [95 % CI]) |"
     );
     println!("| --- | ---: | ---: | ---: | ---: | ---: |");
-    for (name, run, n) in workloads {
+    for (name, run, ops_per_n) in workloads {
         if only.is_some_and(|w| w != name) {
             continue;
         }
         run(n / 10)?; // warm caches and the page cache of /bin/true
-        let (mut off, mut on) = (Vec::new(), Vec::new());
-        let mut events = 0;
-        for _ in 0..rounds {
-            off.push(run(n)?);
-            let attached = Attached::start()?;
-            on.push(run(n)?);
-            events += attached.stop();
+        let (off, on, cost) = rounds_of(run, n, rounds)?;
+        if std::env::var_os("PALISADE_BENCH_RAW").is_some() {
+            for (a, b) in off.iter().zip(&on) {
+                eprintln!(
+                    "{name}: off {:?} {:?} on {:?} {:?}",
+                    a.wall, a.cpu, b.wall, b.cpu
+                );
+            }
         }
-        let (overhead, spread) = paired_overhead(&off, &on);
-        let (off, on) = (median(off), median(on));
-        let ops = if name == "exec" { n } else { n * 10 };
+        let wall = |v: &[Sample]| v.iter().map(|s| s.wall).collect::<Vec<_>>();
+        let cpu = |v: &[Sample]| v.iter().map(|s| s.cpu).collect::<Vec<_>>();
+        let w = overhead_cell(&wall(&off), &wall(&on));
+        let c = overhead_cell(&cpu(&off), &cpu(&on));
+        let ops = n * ops_per_n;
+        let per_op = |v: &[Sample]| median(wall(v)).as_secs_f64() * 1e6 / ops as f64;
         println!(
-            "| {name} | {ops} | {:.1} ms ({:.2} µs/op) | {:.1} ms ({:.2} µs/op) | {overhead:+.2}% | {spread:.2} pt |",
-            off.as_secs_f64() * 1e3,
-            off.as_secs_f64() * 1e6 / ops as f64,
-            on.as_secs_f64() * 1e3,
-            on.as_secs_f64() * 1e6 / ops as f64,
+            "| {name} | {ops} | {:.2} µs/op | {:.2} µs/op | {w} | {c} |",
+            per_op(&off),
+            per_op(&on),
         );
-        eprintln!("{name}: {events} events read while attached");
+        eprintln!("{name}: {} events read while attached", cost.events);
+        let all_ops = (ops * rounds) as f64;
+        for (program, runs, time) in cost.programs.iter().filter(|(_, runs, _)| *runs > 0) {
+            eprintln!(
+                "{name}: {program}: {:.2} runs/op, {:.1} ns/op in the program ({:.0} ns/run)",
+                *runs as f64 / all_ops,
+                time.as_nanos() as f64 / all_ops,
+                time.as_nanos() as f64 / *runs as f64,
+            );
+        }
     }
     Ok(())
 }
@@ -224,6 +386,7 @@ fn main() -> Result<()> {
             args.get(3).map(String::as_str),
         ),
         Some("idle") => idle(num(1, 60)?),
-        _ => bail!("usage: palisade-runtime-bench storm [N] [ROUNDS] [exec|socket|sendto] | idle [SECONDS]"),
+        Some("exec-loop") => exec_loop(usize::try_from(num(1, 1)?)?),
+        _ => bail!("usage: palisade-runtime-bench storm [N] [ROUNDS] [exec|socket|sendto|syscall] | idle [SECONDS]"),
     }
 }

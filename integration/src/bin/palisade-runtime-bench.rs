@@ -41,7 +41,12 @@ use palisade_integration::{require_root_tools, Host};
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
-    v.get(v.len() / 2).copied().unwrap_or_default()
+    median_of(&v)
+}
+
+/// The middle element of a sorted slice (the default value for an empty one).
+fn median_of<T: Copy + Default>(sorted: &[T]) -> T {
+    sorted.get(sorted.len() / 2).copied().unwrap_or_default()
 }
 
 /// Spawns and waits for `n` short processes, from this process.
@@ -163,8 +168,8 @@ impl Attached {
 }
 
 /// One timed run: wall time, and the CPU time (user + system) this process and its children
-/// used. CPU time leaves out the time the hypervisor took the vCPU away (steal), the largest
-/// noise in wall time on a shared VM.
+/// used. CPU time leaves out the time the hypervisor took the vCPU away (steal), which wall
+/// time includes.
 #[derive(Debug, Clone, Copy)]
 struct Sample {
     wall: Duration,
@@ -202,10 +207,6 @@ fn paired_ratios(off: &[Duration], on: &[Duration]) -> Vec<f64> {
         .collect();
     r.sort_by(f64::total_cmp);
     r
-}
-
-fn median_of(sorted: &[f64]) -> f64 {
-    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// A 95 % confidence interval of the median of `sorted`: percentile bootstrap, 2,000
@@ -294,14 +295,6 @@ fn storm(n: usize, rounds: usize, only: Option<&str>) -> Result<()> {
         }
         run(n / 10)?; // warm caches and the page cache of /bin/true
         let (off, on, cost) = rounds_of(run, n, rounds)?;
-        if std::env::var_os("PALISADE_BENCH_RAW").is_some() {
-            for (a, b) in off.iter().zip(&on) {
-                eprintln!(
-                    "{name}: off {:?} {:?} on {:?} {:?}",
-                    a.wall, a.cpu, b.wall, b.cpu
-                );
-            }
-        }
         let wall = |v: &[Sample]| v.iter().map(|s| s.wall).collect::<Vec<_>>();
         let cpu = |v: &[Sample]| v.iter().map(|s| s.cpu).collect::<Vec<_>>();
         let w = overhead_cell(&wall(&off), &wall(&on));

@@ -158,14 +158,8 @@ pub async fn attest_with(
     let changes = if documents.is_empty() {
         None
     } else {
-        crate::changes::since_previous(
-            &ctx.store,
-            &agent.id,
-            &documents,
-            &contents,
-            &attempt.writers,
-        )
-        .await?
+        crate::changes::since_previous(&ctx.store, agent, &documents, &contents, &attempt.writers)
+            .await?
     };
     let result = ResultRecord {
         id: 0,
@@ -187,6 +181,7 @@ pub async fn attest_with(
         key: &ctx.records,
         labels: &agent.labels,
         check: attempt.check.as_ref(),
+        last_result_id: agent.last_result_id,
     };
     let id = ctx
         .store

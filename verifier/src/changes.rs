@@ -20,7 +20,7 @@ use palisade_firewall::diff::{diff, RulesetDiff};
 use palisade_firewall::Ruleset;
 use serde_json::{json, Map, Value};
 
-use crate::store::{Store, StoreError};
+use crate::store::{AgentRecord, Store, StoreError};
 
 /// Most lines of diff text stored with a result.
 pub const MAX_TEXT_LINES: usize = 200;
@@ -41,16 +41,20 @@ pub fn is_nftables(key: &str) -> bool {
 /// The `changes` of a new result: one member per document key whose digest differs from the
 /// agent's previous verified result (`None` when there is no previous one or nothing changed).
 ///
-/// `documents` maps key → digest of the new result, `contents` digest → canonical bytes,
-/// `writers` key → the processes the new log entries name.
+/// `agent` is the agent's row as read when the attestation began, `documents` maps key →
+/// digest of the new result, `contents` digest → canonical bytes, `writers` key → the
+/// processes the new log entries name.
 pub async fn since_previous(
     store: &Store,
-    agent_id: &str,
+    agent: &AgentRecord,
     documents: &BTreeMap<String, String>,
     contents: &BTreeMap<String, Vec<u8>>,
     writers: &BTreeMap<String, Vec<Writer>>,
 ) -> Result<Option<Value>, StoreError> {
-    let Some(previous) = store.previous_verified(agent_id).await? else {
+    let previous = store
+        .previous_verified_since(&agent.id, agent.last_result_id)
+        .await?;
+    let Some(previous) = previous else {
         return Ok(None);
     };
     let mut changed = Map::new();
@@ -277,6 +281,11 @@ mod tests {
         (keys, contents)
     }
 
+    /// The agent's row as an attestation reads it when it begins.
+    async fn row(store: &crate::store::Store) -> AgentRecord {
+        store.agent("a1").await.unwrap().unwrap()
+    }
+
     #[tokio::test]
     async fn changes_against_the_stored_previous_result() {
         let dir = tempfile::tempdir().unwrap();
@@ -289,9 +298,15 @@ mod tests {
         ]);
         // No previous verified result: no changes.
         assert_eq!(
-            since_previous(&store, "a1", &keys, &contents, &BTreeMap::new())
-                .await
-                .unwrap(),
+            since_previous(
+                &store,
+                &row(&store).await,
+                &keys,
+                &contents,
+                &BTreeMap::new()
+            )
+            .await
+            .unwrap(),
             None
         );
         let first = store
@@ -300,9 +315,15 @@ mod tests {
             .unwrap();
         // Identical documents: no changes.
         assert_eq!(
-            since_previous(&store, "a1", &keys, &contents, &BTreeMap::new())
-                .await
-                .unwrap(),
+            since_previous(
+                &store,
+                &row(&store).await,
+                &keys,
+                &contents,
+                &BTreeMap::new()
+            )
+            .await
+            .unwrap(),
             None
         );
 
@@ -311,10 +332,16 @@ mod tests {
             ("network/host", b"{\"links\": 2}"),
             ("nftables/other", b"not a ruleset"),
         ]);
-        let v = since_previous(&store, "a1", &new_keys, &new_contents, &BTreeMap::new())
-            .await
-            .unwrap()
-            .unwrap();
+        let v = since_previous(
+            &store,
+            &row(&store).await,
+            &new_keys,
+            &new_contents,
+            &BTreeMap::new(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
         let nft = &v["nftables/host"];
         assert_eq!(nft["from"], keys["nftables/host"].as_str());
         assert_eq!(nft["to"], new_keys["nftables/host"].as_str());

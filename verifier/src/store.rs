@@ -4,6 +4,7 @@
 //! `migrations/<backend>/`, with the same migration numbers.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use palisade_cluster_policy::PolicyRef;
@@ -114,6 +115,10 @@ pub struct AgentRecord {
     pub push: bool,
     /// Since when a push-mode agent's evidence is overdue (its state is `missed`).
     pub missed_at: Option<String>,
+    /// Its latest stored result, when it has one (the store checks its remembered chain tip
+    /// against it).
+    #[serde(skip)]
+    pub last_result_id: Option<i64>,
     /// It proved its TPM but waits for an operator's approval (`require_approval`).
     pub awaiting_approval: bool,
 }
@@ -139,6 +144,7 @@ impl AgentRecord {
             ek_status: "unverified: test".into(),
             push: false,
             missed_at: None,
+            last_result_id: None,
             awaiting_approval: false,
         }
     }
@@ -204,9 +210,16 @@ pub struct ResultRecord {
 /// The database.
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// Reads.
     pool: AnyPool,
+    /// Writes. On SQLite one connection: writers queue for it instead of meeting each other at
+    /// the database's write lock, where SQLite's busy handler sleeps in steps of milliseconds.
+    /// On PostgreSQL the same pool as reads.
+    writer: AnyPool,
     /// Whether state changes queue alerts in the outbox (a webhook is configured).
     alerts: bool,
+    /// Each agent's latest stored result, as far as this process stored it.
+    tips: Arc<tips::Tips>,
 }
 
 fn corrupt(column: &'static str) -> impl FnOnce(serde_json::Error) -> StoreError {
@@ -256,6 +269,26 @@ impl Backend {
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                               PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
 
+/// Connections reading a SQLite store.
+const SQLITE_READERS: u32 = 4;
+
+/// A pool of `connections` to a SQLite file, each with [`SQLITE_PRAGMAS`].
+async fn sqlite_pool(url: &str, connections: u32) -> Result<AnyPool, StoreError> {
+    Ok(AnyPoolOptions::new()
+        .max_connections(connections)
+        // An embedded file has no connection to lose: pinging it before every query only
+        // doubled the round trips to sqlx's connection threads.
+        .test_before_acquire(false)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::Executor::execute(conn, SQLITE_PRAGMAS).await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?)
+}
+
 /// `url` with `mode=rwc` (create the file if missing) unless it sets a mode or is in memory.
 fn sqlite_create_if_missing(url: &str) -> String {
     if url.contains("mode=") || url.contains(":memory:") {
@@ -272,20 +305,20 @@ impl Store {
     /// exist) and runs its migrations.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
-        let pool = match Backend::of(url)? {
+        let (pool, writer) = match Backend::of(url)? {
             Backend::Sqlite => {
-                let pool = AnyPoolOptions::new()
-                    .max_connections(4)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            sqlx::Executor::execute(conn, SQLITE_PRAGMAS).await?;
-                            Ok(())
-                        })
-                    })
-                    .connect(&sqlite_create_if_missing(url))
-                    .await?;
+                let url = sqlite_create_if_missing(url);
+                // Every connection to `:memory:` is a database of its own: one for everything.
+                let in_memory = url.contains(":memory:");
+                let readers = if in_memory { 1 } else { SQLITE_READERS };
+                let pool = sqlite_pool(&url, readers).await?;
                 sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-                pool
+                let writer = if in_memory {
+                    pool.clone()
+                } else {
+                    sqlite_pool(&url, 1).await?
+                };
+                (pool, writer)
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -294,12 +327,14 @@ impl Store {
                     .connect(url)
                     .await?;
                 sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-                pool
+                (pool.clone(), pool)
             }
         };
         Ok(Self {
             pool,
+            writer,
             alerts: false,
+            tips: Arc::default(),
         })
     }
 
@@ -335,7 +370,7 @@ impl Store {
         .bind(secret)
         .bind(expires)
         .bind(now())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -368,7 +403,7 @@ impl Store {
         let req = &pending.request;
         let labels = approval.map_or_else(|| req.labels.clone(), |a| a.labels_over(&req.labels));
         let awaiting = require_approval && approval.is_none();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "UPDATE agents SET contact = $2, tls_certificate = $3, labels = $4, ek_certificate = $5,
                     status = 'active', pending = NULL, challenge_secret = NULL, challenge_expires = NULL,
@@ -454,7 +489,7 @@ impl Store {
 
     /// Removes an agent, its results and its approval (its durable records stay).
     pub async fn remove(&self, id: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query("DELETE FROM agents WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -464,6 +499,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.tips.forget(id);
         Ok(done.rows_affected() > 0)
     }
 }
@@ -488,6 +524,7 @@ fn agent_from_row(row: &AnyRow) -> Result<AgentRecord, StoreError> {
         ek_status: row.try_get("ek_status")?,
         push: row.try_get::<i64, _>("push")? != 0,
         missed_at: row.try_get("missed_at")?,
+        last_result_id: row.try_get("last_result_id")?,
         awaiting_approval: row.try_get::<i64, _>("awaiting_approval")? != 0,
         status: serde_json::from_value(serde_json::Value::String(status))
             .map_err(corrupt("status"))?,
@@ -511,8 +548,10 @@ mod policies;
 pub use policies::PolicyVersion;
 mod records;
 mod results;
+mod tips;
 pub use outbox::{now_ms, PendingAlert};
 pub use records::Seal;
+pub use tips::PreviousVerified;
 
 #[cfg(test)]
 pub(crate) mod testing;

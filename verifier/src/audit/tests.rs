@@ -102,6 +102,7 @@ impl Bench {
             key: &self.key,
             labels: &self.labels,
             check: Some(&check),
+            last_result_id: self.last_result_id().await,
         };
         self.store
             .record(&result, &contents, state.as_ref(), &seal)
@@ -113,6 +114,17 @@ impl Bench {
         outcome
     }
 
+    /// The agent's latest result as its row names it (what an attestation reads first), so the
+    /// store appends after the chain head it remembers.
+    async fn last_result_id(&self) -> Option<i64> {
+        self.store
+            .agent(AGENT)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_result_id
+    }
+
     async fn unreachable(&self) {
         let mut result = testing::result(AGENT, Outcome::Error);
         result.error = Some("agent unreachable".into());
@@ -120,6 +132,7 @@ impl Bench {
             key: &self.key,
             labels: &self.labels,
             check: None,
+            last_result_id: self.last_result_id().await,
         };
         self.store
             .record(&result, &BTreeMap::new(), None, &seal)

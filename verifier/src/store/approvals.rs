@@ -39,7 +39,7 @@ impl Store {
     /// clears its wait and sets the approval's labels over its own, in one transaction.
     /// Returns whether an enrolled agent was released.
     pub async fn approve(&self, approval: &Approval) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO approvals (agent_id, ek_fingerprint, labels, approved_by, approved_at)
              VALUES ($1, $2, $3, $4, $5)

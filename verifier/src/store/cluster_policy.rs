@@ -91,7 +91,7 @@ impl Store {
         .bind(source.as_str())
         .bind(dir_hash)
         .bind(now())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -100,7 +100,7 @@ impl Store {
     pub async fn deactivate_cluster_policy(&self, name: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM cluster_policy WHERE name = $1")
             .bind(name)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

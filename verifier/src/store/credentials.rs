@@ -36,7 +36,7 @@ impl Store {
         .bind(name)
         .bind(role.as_str())
         .bind(now())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -86,7 +86,7 @@ impl Store {
         )
         .bind(name)
         .bind(now())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }

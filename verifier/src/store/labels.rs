@@ -17,7 +17,7 @@ impl Store {
         remove: &[String],
         check: impl FnOnce(&BTreeMap<String, String>) -> Result<(), E>,
     ) -> Result<Option<Result<BTreeMap<String, String>, E>>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let Some(row) = sqlx::query("SELECT labels FROM agents WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)

@@ -9,7 +9,7 @@ impl Store {
     /// it changed. The `missed` alert is queued in the same transaction.
     pub async fn mark_missed(&self, id: &str) -> Result<bool, StoreError> {
         let at = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query(
             "UPDATE agents SET missed_at = $2
              WHERE id = $1 AND push = 1 AND status = 'active' AND missed_at IS NULL",

@@ -57,7 +57,7 @@ impl Store {
         if !self.alerts {
             return Ok(false);
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         enqueue(&mut tx, agent_id, &super::now(), payload).await?;
         tx.commit().await?;
         Ok(true)
@@ -125,7 +125,7 @@ impl Store {
         sqlx::query("UPDATE alerts SET delivered_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1")
             .bind(id)
             .bind(super::now())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -141,7 +141,7 @@ impl Store {
             .bind(id)
             .bind(error)
             .bind(retry_at_ms)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

@@ -19,23 +19,35 @@ pub struct Seal<'a> {
     pub labels: &'a BTreeMap<String, String>,
     /// Expectations and evidence, when evidence was received.
     pub check: Option<&'a Check>,
+    /// The agent's `last_result_id` when the attestation began: the store trusts the chain
+    /// head it remembers only when that is still the agent's latest result.
+    pub last_result_id: Option<i64>,
 }
 
-/// Appends the record of result `result_id` to its agent's chain, inside `tx`. Attestations of
-/// one agent are serial (scheduler), and the primary key refuses a fork if they ever were not.
+/// Appends the record of result `result_id` to its agent's chain, inside `tx`, after `head`
+/// (sequence number and hash of the chain's last record) or, when not known, after the head read
+/// from the table. Attestations of one agent are serial (scheduler), and the primary key refuses
+/// a fork if they ever were not. Returns the new record and its sequence number.
 pub(super) async fn append(
     tx: &mut Transaction<'_, Any>,
     result: &ResultRecord,
     result_id: i64,
     seal_with: &Seal<'_>,
-) -> Result<SignedRecord, StoreError> {
-    let head =
-        sqlx::query("SELECT seq, hash FROM records WHERE agent_id = $1 ORDER BY seq DESC LIMIT 1")
-            .bind(&result.agent_id)
-            .fetch_optional(&mut **tx)
-            .await?;
+    head: Option<(i64, String)>,
+) -> Result<(SignedRecord, i64), StoreError> {
+    let head = match head {
+        Some(head) => Some(head),
+        None => sqlx::query(
+            "SELECT seq, hash FROM records WHERE agent_id = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(&result.agent_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|row| Ok::<_, sqlx::Error>((row.try_get("seq")?, row.try_get("hash")?)))
+        .transpose()?,
+    };
     let (seq, prev) = match head {
-        Some(row) => (row.try_get::<i64, _>("seq")? + 1, row.try_get("hash")?),
+        Some((seq, hash)) => (seq + 1, hash),
         None => (1, GENESIS.to_owned()),
     };
     let body = RecordBody {
@@ -66,7 +78,7 @@ pub(super) async fn append(
     .bind(&record.signature)
     .execute(&mut **tx)
     .await?;
-    Ok(record)
+    Ok((record, seq))
 }
 
 impl Store {
@@ -85,7 +97,7 @@ impl Store {
         .bind(i64::from(reference.version))
         .bind(json(&modules))
         .bind(now())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -162,6 +174,7 @@ impl Seal<'static> {
             key: Box::leak(Box::new(RecordKey::generate())),
             labels: Box::leak(Box::default()),
             check: None,
+            last_result_id: None,
         }
     }
 }

@@ -8,10 +8,12 @@ on_each_backend!(
     re_registration_keeps_the_active_identity_until_activation,
     results_and_state_are_recorded_together_and_survive_reopen,
     removal_cascades_to_results,
+    a_remembered_chain_tip_is_not_used_after_another_writer_appended,
 );
 use palisade_evidence::ReasonCode;
 
 use super::testing::{on_each_backend, request, Db};
+use crate::audit::key::RecordKey;
 
 fn result(agent: &str, outcome: Outcome) -> ResultRecord {
     let mut result = super::testing::result(agent, outcome);
@@ -179,4 +181,80 @@ async fn removal_cascades_to_results(db: &Db) {
     assert!(s.remove("a1").await.unwrap());
     assert!(!s.remove("a1").await.unwrap());
     assert!(s.results("a1", 10).await.unwrap().is_empty());
+}
+
+/// Stores a result as an attestation does: the agent's row read first, its `last_result_id`
+/// passed with the seal. Returns the result id.
+async fn attest_into(s: &Store, key: &'static RecordKey, docs: &[(&str, &str)]) -> i64 {
+    let row = s.agent("a1").await.unwrap().unwrap();
+    let mut r = result("a1", Outcome::Pass);
+    let mut contents = BTreeMap::new();
+    for (k, digest) in docs {
+        r.documents.insert((*k).to_owned(), (*digest).to_owned());
+        contents.insert((*digest).to_owned(), digest.as_bytes().to_vec());
+    }
+    let seal = Seal {
+        last_result_id: row.last_result_id,
+        key,
+        ..Seal::for_tests()
+    };
+    s.record(&r, &contents, None, &seal).await.unwrap()
+}
+
+/// Two stores on one database (two verifiers on PostgreSQL, or a restart beside a running one):
+/// each appends after the chain head it remembers only while the agent's row still names its
+/// own latest result, so the chain stays one unbroken sequence and every document is stored.
+async fn a_remembered_chain_tip_is_not_used_after_another_writer_appended(db: &Db) {
+    let (one, two) = (db.open().await, db.open().await);
+    one.register(&request("a1", "https://x:1"), b"s", "2999-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    let key: &'static RecordKey = Box::leak(Box::new(RecordKey::generate()));
+    attest_into(&one, key, &[("nftables/host", "d1")]).await;
+    attest_into(&one, key, &[("nftables/host", "d1")]).await;
+    let by_two = attest_into(&two, key, &[("nftables/host", "d2")]).await;
+    // `one` remembers the head before `two`'s record, and "d1" as the latest verified document.
+    let previous = one
+        .previous_verified_since("a1", one.agent("a1").await.unwrap().unwrap().last_result_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        previous.id, by_two,
+        "read from the database, not the stale tip"
+    );
+    assert_eq!(previous.documents["nftables/host"], "d2");
+    attest_into(
+        &one,
+        key,
+        &[("nftables/host", "d1"), ("network/host", "d3")],
+    )
+    .await;
+    attest_into(
+        &one,
+        key,
+        &[("nftables/host", "d1"), ("network/host", "d3")],
+    )
+    .await;
+
+    let records = one.records(Some("a1"), 1, 100).await.unwrap();
+    assert_eq!(
+        records.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5]
+    );
+    for pair in records.windows(2) {
+        let body: serde_json::Value = serde_json::from_str(&pair[1].body).unwrap();
+        assert_eq!(
+            body["prev"],
+            pair[0].hash.as_str(),
+            "record {}",
+            pair[1].seq
+        );
+    }
+    for digest in ["d1", "d2", "d3"] {
+        assert_eq!(
+            one.document(digest).await.unwrap().unwrap(),
+            digest.as_bytes()
+        );
+    }
 }

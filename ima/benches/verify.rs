@@ -1,6 +1,8 @@
 //! Benchmarks of IMA measurement-list verification on a 100k-entry ima-ng list and its Keylime
 //! runtime policy: parse only; parse + replay against the quoted PCR 10 (template hashes checked
-//! on the way); the whole check (parse + replay + policy), per bank as Keylime runs it.
+//! on the way); the whole check (parse + replay + policy), per bank as Keylime runs it, in three
+//! steps over a parsed list (`full`) and in one pass over the text (`one_pass`, what the
+//! verifier runs).
 //!
 //! Input: `PALISADE_BENCH_IMA_DIR=DIR` reads `DIR/ima_N.log`, `policy_N.json` and
 //! `expected_N.json` written by `/work/shared/bench/keylime-ima/gen_ima.py --n N --seed 1
@@ -19,6 +21,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use palisade_ima::list::parse_ascii;
 use palisade_ima::policy::{CreateOptions, RuntimePolicy};
 use palisade_ima::replay::{replay_to_quote, ImaState, Outcome, ReplayParams};
+use palisade_ima::verify::verify_ascii;
 use palisade_ima::HashAlg;
 
 const DEFAULT_N: usize = 100_000;
@@ -272,6 +275,24 @@ fn ima(c: &mut Criterion) {
                 let report = policy.evaluate(&entries, 1);
                 assert!(report.ok() && report.total == n, "policy rejects the list");
                 report
+            })
+        });
+    }
+    for (name, banks) in BANKS {
+        g.bench_function(BenchmarkId::new(format!("one_pass/{name}"), n), |b| {
+            b.iter(|| {
+                let quotes: Vec<(HashAlg, &[u8])> =
+                    banks.iter().map(|a| (*a, input.quoted(*a))).collect();
+                let state = ImaState::new(banks);
+                let params = ReplayParams::default();
+                let v = verify_ascii(&input.log, &state, &quotes, &params, Some(&policy))
+                    .expect("list verifies");
+                let whole = matches!(v.outcome, Outcome::Match { matched, .. } if matched == n);
+                assert!(
+                    whole && v.report.ok() && v.report.total == n,
+                    "list rejected"
+                );
+                v.report
             })
         });
     }

@@ -7,6 +7,7 @@ pub mod list;
 pub mod policy;
 pub mod replay;
 pub mod uefi;
+pub mod verify;
 
 pub use hash::{DigestBuf, DigestTooLong, HashAlg, UnknownAlg};
 pub use list::{Entry, Event, FileDigest, ListError};

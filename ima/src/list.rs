@@ -10,7 +10,7 @@ mod binary;
 mod encode;
 mod fields;
 
-pub use ascii::{parse_ascii, parse_ascii_bank};
+pub use ascii::{parse_ascii, parse_ascii_bank, AsciiEntries};
 pub use binary::{parse_binary, MAX_TEMPLATE_DATA, MAX_TEMPLATE_NAME};
 pub use encode::{to_ascii, to_binary};
 pub use fields::Template;

@@ -150,6 +150,7 @@ pub enum Outcome {
     },
 }
 
+#[derive(Debug)]
 struct Engine {
     params: ReplayParams,
     algs: Vec<HashAlg>,
@@ -261,68 +262,116 @@ pub fn replay_to_quote(
     quotes: &[(HashAlg, &[u8])],
     params: &ReplayParams,
 ) -> Result<Outcome, ReplayError> {
-    let mut engine = Engine::new(state, *params)?;
-    if quotes.is_empty() {
-        return Err(ReplayError::NoQuote);
+    let mut run = QuoteRun::new(state, quotes, params)?;
+    for entry in new_entries {
+        run.step(entry)?;
     }
-    let mut targets = Vec::with_capacity(quotes.len());
-    for (alg, quoted) in quotes {
-        let bank = engine
-            .algs
-            .iter()
-            .position(|a| a == alg)
-            .ok_or(ReplayError::NoBank(*alg))?;
-        if quoted.len() != alg.len() {
-            return Err(ReplayError::QuoteLength {
-                alg: *alg,
-                len: quoted.len(),
-            });
+    Ok(run.finish())
+}
+
+/// [`replay_to_quote`] one entry at a time, for callers that do not hold the entries in a list.
+#[derive(Debug)]
+pub(crate) struct QuoteRun<'q> {
+    engine: Engine,
+    /// Bank index and quoted value.
+    targets: Vec<(usize, &'q [u8])>,
+    /// Entries consumed before this run.
+    start: u64,
+    /// New entries stepped so far.
+    stepped: u64,
+    skipped: Vec<u64>,
+    /// The longest matching prefix so far and the bank values after it.
+    best: Option<(u64, Vec<DigestBuf>)>,
+}
+
+impl<'q> QuoteRun<'q> {
+    pub(crate) fn new(
+        state: &ImaState,
+        quotes: &[(HashAlg, &'q [u8])],
+        params: &ReplayParams,
+    ) -> Result<Self, ReplayError> {
+        let engine = Engine::new(state, *params)?;
+        if quotes.is_empty() {
+            return Err(ReplayError::NoQuote);
         }
-        targets.push((bank, *quoted));
+        let mut targets = Vec::with_capacity(quotes.len());
+        for (alg, quoted) in quotes {
+            let bank = engine
+                .algs
+                .iter()
+                .position(|a| a == alg)
+                .ok_or(ReplayError::NoBank(*alg))?;
+            if quoted.len() != alg.len() {
+                return Err(ReplayError::QuoteLength {
+                    alg: *alg,
+                    len: quoted.len(),
+                });
+            }
+            targets.push((bank, *quoted));
+        }
+        let mut run = Self {
+            engine,
+            targets,
+            start: state.entries,
+            stepped: 0,
+            skipped: Vec::new(),
+            best: None,
+        };
+        run.best = run.reached().then(|| (0, run.engine.values.clone()));
+        Ok(run)
     }
-    let reached = |engine: &Engine| {
-        targets.iter().all(|(bank, quoted)| {
-            engine
+
+    fn reached(&self) -> bool {
+        self.targets.iter().all(|(bank, quoted)| {
+            self.engine
                 .values
                 .get(*bank)
                 .is_some_and(|v| v.as_ref() == *quoted)
         })
-    };
-    let mut best = reached(&engine).then(|| (0u64, engine.values.clone()));
-    let mut skipped = Vec::new();
-    for (i, entry) in new_entries.iter().enumerate() {
-        let n = state.entries.saturating_add(i as u64 + 1);
-        if !engine.step(entry, n)? {
-            skipped.push(n);
+    }
+
+    /// Verifies and extends the next entry; true when every quoted bank is now at its quoted
+    /// value (the entries so far are a matching prefix).
+    pub(crate) fn step(&mut self, entry: &Entry) -> Result<bool, ReplayError> {
+        self.stepped += 1;
+        let n = self.start.saturating_add(self.stepped);
+        if !self.engine.step(entry, n)? {
+            self.skipped.push(n);
         }
-        if reached(&engine) {
-            best = Some((i as u64 + 1, engine.values.clone()));
+        let reached = self.reached();
+        if reached {
+            self.best = Some((self.stepped, self.engine.values.clone()));
+        }
+        Ok(reached)
+    }
+
+    pub(crate) fn finish(mut self) -> Outcome {
+        match self.best {
+            Some((matched, values)) => {
+                let limit = self.start.saturating_add(matched);
+                self.skipped.retain(|n| *n <= limit);
+                self.engine.values = values;
+                Outcome::Match {
+                    state: self.engine.state(limit),
+                    matched,
+                    skipped: self.skipped,
+                }
+            }
+            None => {
+                let engine = &self.engine;
+                let banks = self.targets.iter().filter_map(|(bank, quoted)| {
+                    let (alg, value) = (engine.algs.get(*bank)?, engine.values.get(*bank)?);
+                    Some(BankMismatch {
+                        alg: *alg,
+                        replayed: value.as_ref().to_vec(),
+                        quoted: quoted.to_vec(),
+                    })
+                });
+                Outcome::Mismatch {
+                    new_entries: self.stepped,
+                    banks: banks.collect(),
+                }
+            }
         }
     }
-    Ok(match best {
-        Some((matched, values)) => {
-            let limit = state.entries.saturating_add(matched);
-            skipped.retain(|n| *n <= limit);
-            engine.values = values;
-            Outcome::Match {
-                state: engine.state(limit),
-                matched,
-                skipped,
-            }
-        }
-        None => {
-            let banks = targets.iter().filter_map(|(bank, quoted)| {
-                let (alg, value) = (engine.algs.get(*bank)?, engine.values.get(*bank)?);
-                Some(BankMismatch {
-                    alg: *alg,
-                    replayed: value.as_ref().to_vec(),
-                    quoted: quoted.to_vec(),
-                })
-            });
-            Outcome::Mismatch {
-                new_entries: new_entries.len() as u64,
-                banks: banks.collect(),
-            }
-        }
-    })
 }

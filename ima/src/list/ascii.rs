@@ -23,25 +23,55 @@ pub fn parse_ascii(input: &[u8]) -> Result<Vec<Entry>, ListError> {
 /// Trailing newlines are fine; an empty line elsewhere is an error. Errors name the 1-based
 /// line, which is the entry number.
 pub fn parse_ascii_bank(input: &[u8], template_alg: HashAlg) -> Result<Vec<Entry>, ListError> {
-    let end = input.iter().rposition(|c| *c != b'\n').map_or(0, |i| i + 1);
-    let body = input.get(..end).unwrap_or_default();
-    if body.is_empty() {
-        return Ok(Vec::new());
+    let entries = AsciiEntries::new(input, template_alg);
+    let mut out = Vec::with_capacity(entries.remaining());
+    for entry in entries {
+        out.push(entry?);
     }
-    let mut entries = Vec::with_capacity(memchr::memchr_iter(b'\n', body).count() + 1);
-    let mut rest = body;
-    let mut n = 0u64;
-    loop {
-        n += 1;
+    Ok(out)
+}
+
+/// The entries of an ASCII list, parsed one at a time (as [`parse_ascii_bank`] does, without
+/// building the list): after an error the iterator ends.
+#[derive(Debug, Clone)]
+pub struct AsciiEntries<'a> {
+    rest: Option<&'a [u8]>,
+    template_alg: HashAlg,
+    line: u64,
+}
+
+impl<'a> AsciiEntries<'a> {
+    /// The entries of `input`, whose template hashes are `template_alg` digests.
+    pub fn new(input: &'a [u8], template_alg: HashAlg) -> Self {
+        let end = input.iter().rposition(|c| *c != b'\n').map_or(0, |i| i + 1);
+        let body = input.get(..end).unwrap_or_default();
+        Self {
+            rest: (!body.is_empty()).then_some(body),
+            template_alg,
+            line: 0,
+        }
+    }
+
+    /// How many lines are left (entries, if they all parse).
+    pub fn remaining(&self) -> usize {
+        self.rest
+            .map_or(0, |rest| memchr::memchr_iter(b'\n', rest).count() + 1)
+    }
+}
+
+impl Iterator for AsciiEntries<'_> {
+    type Item = Result<Entry, ListError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = self.rest?;
+        self.line += 1;
         let (line, tail) = match memchr::memchr(b'\n', rest) {
             Some(i) => (rest.get(..i).unwrap_or_default(), rest.get(i + 1..)),
             None => (rest, None),
         };
-        entries.push(parse_line(line, template_alg).map_err(|reason| ListError::at(n, reason))?);
-        match tail {
-            Some(tail) => rest = tail,
-            None => return Ok(entries),
-        }
+        let parsed = parse_line(line, self.template_alg).map_err(|r| ListError::at(self.line, r));
+        self.rest = if parsed.is_ok() { tail } else { None };
+        Some(parsed)
     }
 }
 

@@ -7,12 +7,11 @@ use std::collections::BTreeMap;
 
 use palisade_evidence::verify::HostLogCheckpoint;
 use palisade_evidence::{Reason, ReasonCode, Sha256Digest};
-use palisade_ima::list::parse_ascii_bank;
 use palisade_ima::policy::PolicyReport;
 use palisade_ima::replay::{
-    check_boot_aggregate, replay_to_quote, BootAggregate, ImaState, Outcome, PcrBank, ReplayError,
-    ReplayParams,
+    check_boot_aggregate, BootAggregate, ImaState, Outcome, PcrBank, ReplayError, ReplayParams,
 };
+use palisade_ima::verify::{verify_ascii, VerifyError};
 use palisade_ima::{Entry, HashAlg};
 use serde_json::{json, Value};
 
@@ -64,8 +63,6 @@ pub fn judge(
         );
         return Err(malformed(msg));
     }
-    let entries = parse_ascii_bank(slice.list.as_bytes(), HashAlg::Sha1)
-        .map_err(|e| malformed(format!("IMA list after entry {start} does not parse: {e}")))?;
     let running = previous
         .and_then(|c| c.pcrs.get(&IMA_PCR))
         .copied()
@@ -82,31 +79,34 @@ pub fn judge(
         template_alg: HashAlg::Sha1,
     };
     let quotes = [(HashAlg::Sha256, quoted.0.as_slice())];
-    let (state, matched) = match replay_to_quote(&state, &entries, &quotes, &params) {
-        Ok(Outcome::Match { state, matched, .. }) => (state, matched),
-        Ok(Outcome::Mismatch { new_entries, .. }) => {
+    // One pass over the text: no list of entries is built, however long the slice.
+    let runtime_policy = policy.map(|p| &p.policy);
+    let verified = verify_ascii(
+        slice.list.as_bytes(),
+        &state,
+        &quotes,
+        &params,
+        runtime_policy,
+    )
+    .map_err(|e| verify_error(e, start))?;
+    let state = match verified.outcome {
+        Outcome::Match { state, .. } => state,
+        Outcome::Mismatch { new_entries, .. } => {
             let msg = format!(
                 "replaying the IMA list from entry {start} ({new_entries} new entries) never \
                  reaches the quoted PCR 10 {quoted}: entries are missing, reordered or forged"
             );
             return Err(Reason::new(ReasonCode::ImaReplayMismatch, msg));
         }
-        Err(e) => return Err(replay_error(e, start, &entries)),
     };
-    let judged = entries
-        .get(..usize::try_from(matched).unwrap_or(usize::MAX))
-        .unwrap_or(&entries);
-    let boot_aggregate = match (start, judged.first()) {
-        (0, Some(first)) => Some(boot_aggregate(first, &sent.pcrs)?),
+    let boot_aggregate = match (start, &verified.first) {
+        (0, Some(first)) if state.entries > 0 => Some(boot_aggregate(first, &sent.pcrs)?),
         _ => previous.and_then(|c| c.summary.get("boot_aggregate").cloned()),
     };
     let mut report = previous
         .and_then(|c| serde_json::from_value::<PolicyReport>(c.resume.clone()).ok())
         .unwrap_or_default();
-    if let Some(p) = policy {
-        p.policy
-            .evaluate_into(&mut report, judged, start.saturating_add(1));
-    }
+    report.merge(verified.report);
     let mut summary = match policy {
         Some(p) => report.summary(Some(&p.policy), Some(&p.name)),
         None => json!({ "entries": state.entries, "policy": null, "ok": null }),
@@ -139,21 +139,28 @@ pub fn judge(
     })
 }
 
-/// An integrity failure the replay found, naming the entry.
-fn replay_error(e: ReplayError, start: u64, entries: &[Entry]) -> Reason {
+/// A malformed list, or an integrity failure the replay found, naming the entry.
+fn verify_error(e: VerifyError, start: u64) -> Reason {
     match e {
-        ReplayError::TemplateHash { entry, .. } | ReplayError::TemplateHashLength { entry, .. } => {
-            let name = entry
-                .checked_sub(start.saturating_add(1))
-                .and_then(|i| entries.get(usize::try_from(i).ok()?))
-                .map_or("", Entry::name);
+        VerifyError::List(e) => Reason::new(
+            ReasonCode::ImaLogMalformed,
+            format!("IMA list after entry {start} does not parse: {e}"),
+        ),
+        VerifyError::Replay {
+            error:
+                ReplayError::TemplateHash { entry, .. } | ReplayError::TemplateHashLength { entry, .. },
+            name,
+        } => {
+            let name = name.unwrap_or_default();
             let msg = format!(
                 "IMA entry {entry} ({name}) does not hash to its template hash: the list was altered"
             );
             Reason::new(ReasonCode::ImaLogMalformed, msg)
                 .with_details(json!({ "entry": entry, "path": name }))
         }
-        other => Reason::new(ReasonCode::ImaLogMalformed, other.to_string()),
+        VerifyError::Replay { error, .. } => {
+            Reason::new(ReasonCode::ImaLogMalformed, error.to_string())
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! `migrations/<backend>/`, with the same migration numbers.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use palisade_cluster_policy::PolicyRef;
@@ -32,6 +32,9 @@ pub enum StoreError {
     /// A record could not be put in canonical form and signed.
     #[error("sealing the durable record: {0}")]
     Seal(String),
+    /// The task that stores results is gone (the runtime is shutting down).
+    #[error("the result writer stopped")]
+    WriterStopped,
     /// A stored JSON column does not decode.
     #[error("database column {column} is corrupt: {reason}")]
     Corrupt {
@@ -220,6 +223,8 @@ pub struct Store {
     alerts: bool,
     /// Each agent's latest stored result, as far as this process stored it.
     tips: Arc<tips::Tips>,
+    /// The task that stores results (`store/writer`), started by the first one.
+    results: Arc<OnceLock<tokio::sync::mpsc::Sender<writer::Job>>>,
 }
 
 fn corrupt(column: &'static str) -> impl FnOnce(serde_json::Error) -> StoreError {
@@ -335,6 +340,7 @@ impl Store {
             writer,
             alerts: false,
             tips: Arc::default(),
+            results: Arc::default(),
         })
     }
 
@@ -342,6 +348,8 @@ impl Store {
     /// them). Off by default: without a receiver the outbox would only grow.
     pub fn with_alerts(mut self, on: bool) -> Self {
         self.alerts = on;
+        // A writer started before this would not know.
+        self.results = Arc::default();
         self
     }
 
@@ -549,6 +557,7 @@ pub use policies::PolicyVersion;
 mod records;
 mod results;
 mod tips;
+mod writer;
 pub use outbox::{now_ms, PendingAlert};
 pub use records::Seal;
 pub use tips::PreviousVerified;

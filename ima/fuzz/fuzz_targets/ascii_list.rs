@@ -1,16 +1,24 @@
 //! Fuzzes `list::parse_ascii` / `parse_ascii_bank` (the kernel's ASCII measurement list an agent
 //! forwards): must never panic; a list that parses goes through template-hash verification,
 //! replay (sha1 and sha256 banks), policy creation and evaluation, and both round trips
-//! (`common.rs`).
+//! (`common.rs`). The one-pass verifier (`verify::verify_ascii`, what the verifier runs) must
+//! never panic either, must fail wherever the parser fails, and must reach the replay's outcome
+//! wherever it parses.
 #![no_main]
 
 mod common;
 
 use libfuzzer_sys::fuzz_target;
 use palisade_ima::list::{parse_ascii, parse_ascii_bank};
+use palisade_ima::policy::RuntimePolicy;
+use palisade_ima::replay::{replay_to_quote, ImaState, ReplayParams, IMA_PCR};
+use palisade_ima::verify::{verify_ascii, VerifyError};
 use palisade_ima::HashAlg;
 
 fuzz_target!(|data: &[u8]| {
+    for alg in [HashAlg::Sha1, HashAlg::Sha256] {
+        one_pass_agrees(data, alg);
+    }
     if let Ok(entries) = parse_ascii(data) {
         common::exercise(entries, HashAlg::Sha1, common::Origin::Ascii);
     }
@@ -18,3 +26,25 @@ fuzz_target!(|data: &[u8]| {
         common::exercise(entries, HashAlg::Sha256, common::Origin::Ascii);
     }
 });
+
+/// `verify_ascii` against parse + `replay_to_quote` on the same bytes (a quote of all zeros: the
+/// empty prefix, or a list with no entry for PCR 10, matches it).
+fn one_pass_agrees(data: &[u8], template_alg: HashAlg) {
+    let params = ReplayParams {
+        pcr: IMA_PCR,
+        template_alg,
+    };
+    let state = ImaState::new(&[HashAlg::Sha256]);
+    let zero = [0u8; 32];
+    let quotes = [(HashAlg::Sha256, zero.as_slice())];
+    let policy = RuntimePolicy::default();
+    let one = verify_ascii(data, &state, &quotes, &params, Some(&policy));
+    match parse_ascii_bank(data, template_alg) {
+        Err(_) => assert!(one.is_err(), "the parser fails, the one pass must too"),
+        Ok(entries) => match (replay_to_quote(&state, &entries, &quotes, &params), one) {
+            (Ok(outcome), Ok(verified)) => assert_eq!(outcome, verified.outcome),
+            (Err(e), Err(VerifyError::Replay { error, .. })) => assert_eq!(e, error),
+            (replayed, one) => panic!("replay {replayed:?} but one pass {one:?}"),
+        },
+    }
+}

@@ -63,40 +63,6 @@ impl Store {
         Ok(true)
     }
 
-    /// Queues an alert if `result` changes the agent's outcome (read before it is updated).
-    pub(super) async fn queue_change(
-        &self,
-        tx: &mut Transaction<'_, Any>,
-        result: &ResultRecord,
-        id: i64,
-        seal: &Seal<'_>,
-    ) -> Result<(), StoreError> {
-        let previous: Option<(String, Option<String>)> =
-            sqlx::query_as("SELECT last_outcome, missed_at FROM agents WHERE id = $1")
-                .bind(&result.agent_id)
-                .fetch_optional(&mut **tx)
-                .await?;
-        let Some((previous, missed_at)) = previous else {
-            return Ok(());
-        };
-        let heard = missed_at.is_some().then_some(alerts::Change::Heard);
-        let changed = alerts::Change::between(&previous, result.outcome);
-        let subject = alerts::Subject {
-            agent: &result.agent_id,
-            labels: seal.labels,
-            at: &result.at,
-            result_id: Some(id),
-            reasons: &result.reasons,
-            error: result.error.as_deref(),
-            changes: result.changes.as_ref(),
-        };
-        for change in heard.into_iter().chain(changed) {
-            let payload = alerts::payload(change, &subject);
-            enqueue(tx, &result.agent_id, &result.at, &payload).await?;
-        }
-        Ok(())
-    }
-
     /// Undelivered alerts due now, oldest first.
     pub async fn due_alerts(&self, limit: u32) -> Result<Vec<PendingAlert>, StoreError> {
         let rows = sqlx::query(
@@ -155,4 +121,37 @@ impl Store {
                 .try_get("n")?,
         )
     }
+}
+
+/// Queues an alert if `result` changes the agent's outcome (read before it is updated).
+pub(super) async fn queue_change(
+    tx: &mut Transaction<'_, Any>,
+    result: &ResultRecord,
+    id: i64,
+    seal: &Seal<'_>,
+) -> Result<(), StoreError> {
+    let previous: Option<(String, Option<String>)> =
+        sqlx::query_as("SELECT last_outcome, missed_at FROM agents WHERE id = $1")
+            .bind(&result.agent_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let Some((previous, missed_at)) = previous else {
+        return Ok(());
+    };
+    let heard = missed_at.is_some().then_some(alerts::Change::Heard);
+    let changed = alerts::Change::between(&previous, result.outcome);
+    let subject = alerts::Subject {
+        agent: &result.agent_id,
+        labels: seal.labels,
+        at: &result.at,
+        result_id: Some(id),
+        reasons: &result.reasons,
+        error: result.error.as_deref(),
+        changes: result.changes.as_ref(),
+    };
+    for change in heard.into_iter().chain(changed) {
+        let payload = alerts::payload(change, &subject);
+        enqueue(tx, &result.agent_id, &result.at, &payload).await?;
+    }
+    Ok(())
 }

@@ -1,14 +1,15 @@
 //! Results in the store: each stored with the documents it judged, its durable record and the
 //! agent's new verification state in one transaction, and read back by agent, id or chain.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sqlx::any::AnyRow;
 use sqlx::Row as _;
 
-use super::tips::{PreviousVerified, Tip};
-use super::{corrupt, json, records, ResultRecord, Seal, Store, StoreError};
+use super::tips::PreviousVerified;
+use super::writer::{Job, Writer};
+use super::{corrupt, ResultRecord, Seal, Store, StoreError};
 use palisade_evidence::verify::VerifiedState;
 
 impl Store {
@@ -22,82 +23,25 @@ impl Store {
         state: Option<&VerifiedState>,
         seal: &Seal<'_>,
     ) -> Result<i64, StoreError> {
-        let agent = result.agent_id.as_str();
-        let tip = self.tips.current(agent, seal.last_result_id);
-        // Documents are never deleted: those the latest verified result judged are stored.
-        let stored: BTreeSet<&str> = tip
-            .iter()
-            .filter_map(|t| t.verified.as_deref())
-            .flat_map(|v| v.documents.values().map(String::as_str))
-            .collect();
-        let mut tx = self.writer.begin().await?;
-        let id: i64 = sqlx::query(
-            "INSERT INTO results (agent_id, at, outcome, reasons, error, policy, duration_us, changes, events)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        )
-        .bind(agent)
-        .bind(&result.at)
-        .bind(result.outcome.as_str())
-        .bind(json(&result.reasons))
-        .bind(&result.error)
-        .bind(result.policy.as_ref().map(json))
-        .bind(result.duration_us)
-        .bind(result.changes.as_ref().map(json))
-        .bind(result.events.as_ref().map(json))
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
-        for (digest, content) in contents {
-            if stored.contains(digest.as_str()) {
-                continue;
+        let tip = self.tips.current(&result.agent_id, seal.last_result_id);
+        let (job, done) = Job::new(result, contents, state, seal, tip);
+        self.result_writer()
+            .send(job)
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
+        done.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// The result writer, started on first use.
+    fn result_writer(&self) -> &tokio::sync::mpsc::Sender<Job> {
+        self.results.get_or_init(|| {
+            Writer {
+                pool: self.writer.clone(),
+                tips: self.tips.clone(),
+                alerts: self.alerts,
             }
-            sqlx::query("INSERT INTO documents (digest, content) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING")
-                .bind(digest)
-                .bind(content)
-                .execute(&mut *tx)
-                .await?;
-        }
-        link_documents(&mut tx, id, &result.documents).await?;
-        let head = tip.as_ref().map(|t| (t.seq, t.hash.clone()));
-        let (record, seq) = records::append(&mut tx, result, id, seal, head).await?;
-        if self.alerts {
-            self.queue_change(&mut tx, result, id, seal).await?;
-        }
-        let state = state.map(json);
-        sqlx::query(
-            "UPDATE agents SET last_outcome = $2, last_result_id = $3, verified_state = COALESCE($4, verified_state),
-                    missed_at = NULL
-             WHERE id = $1",
-        )
-        .bind(agent)
-        .bind(result.outcome.as_str())
-        .bind(id)
-        .bind(state)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        let verified = if result.documents.is_empty() {
-            tip.map(|t| t.verified)
-        } else {
-            Some(Some(Arc::new(PreviousVerified {
-                id,
-                documents: result.documents.clone(),
-            })))
-        };
-        match verified {
-            Some(verified) => self.tips.set(
-                agent,
-                Tip {
-                    result_id: id,
-                    seq,
-                    hash: record.hash,
-                    verified,
-                },
-            ),
-            // An error result with nothing remembered: the latest verified one is not known.
-            None => self.tips.forget(agent),
-        }
-        Ok(id)
+            .spawn()
+        })
     }
 
     /// The agent's latest verified result, `last_result_id` being its latest result as its row
@@ -207,34 +151,6 @@ impl Store {
         self.with_documents(row).await
     }
 }
-
-/// Links a result to the documents it judged, in one statement (rows in chunks well under
-/// SQLite's limit of bound parameters).
-async fn link_documents(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    result_id: i64,
-    documents: &BTreeMap<String, String>,
-) -> Result<(), StoreError> {
-    let rows: Vec<(&String, &String)> = documents.iter().collect();
-    for chunk in rows.chunks(LINKS_PER_STATEMENT) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
-            .collect();
-        let sql = format!(
-            "INSERT INTO result_documents (result_id, key, digest) VALUES {}",
-            values.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for (key, digest) in chunk {
-            query = query.bind(result_id).bind(*key).bind(*digest);
-        }
-        query.execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
-/// Rows of `result_documents` per `INSERT` (3 parameters each).
-const LINKS_PER_STATEMENT: usize = 100;
 
 fn result_from_row(row: &AnyRow) -> Result<ResultRecord, StoreError> {
     let outcome: String = row.try_get("outcome")?;

@@ -9,6 +9,7 @@ on_each_backend!(
     results_and_state_are_recorded_together_and_survive_reopen,
     removal_cascades_to_results,
     a_remembered_chain_tip_is_not_used_after_another_writer_appended,
+    results_stored_together_commit_together_and_a_bad_one_fails_alone,
 );
 use palisade_evidence::ReasonCode;
 
@@ -256,5 +257,45 @@ async fn a_remembered_chain_tip_is_not_used_after_another_writer_appended(db: &D
             one.document(digest).await.unwrap().unwrap(),
             digest.as_bytes()
         );
+    }
+}
+
+/// Results handed over at once are written in one transaction by the result writer; one that
+/// cannot be stored (its agent does not exist) makes that batch fall back to one transaction per
+/// result, so it fails alone and every other result, document and record is stored.
+async fn results_stored_together_commit_together_and_a_bad_one_fails_alone(db: &Db) {
+    let s = db.open().await;
+    let agents: Vec<String> = (0..8).map(|i| format!("a{i}")).collect();
+    for id in &agents {
+        s.register(&request(id, "https://x:1"), b"s", "2999-01-01T00:00:00Z")
+            .await
+            .unwrap();
+    }
+    let key: &'static RecordKey = Box::leak(Box::new(RecordKey::generate()));
+    let ghost = "ghost".to_owned();
+    let stores = agents.iter().chain([&ghost]).map(|id| {
+        let s = s.clone();
+        let mut r = result(id, Outcome::Pass);
+        r.documents
+            .insert("nftables/host".into(), format!("d-{id}"));
+        let contents = BTreeMap::from([(format!("d-{id}"), id.as_bytes().to_vec())]);
+        async move {
+            let seal = Seal {
+                key,
+                ..Seal::for_tests()
+            };
+            s.record(&r, &contents, None, &seal).await
+        }
+    });
+    let stored = futures_util::future::join_all(stores).await;
+    let (ghost, stored) = stored.split_last().unwrap();
+    assert!(ghost.is_err(), "a result for an unknown agent is refused");
+    for (id, r) in agents.iter().zip(stored) {
+        let result_id = *r.as_ref().unwrap();
+        let agent = s.agent(id).await.unwrap().unwrap();
+        assert_eq!(agent.last_result_id, Some(result_id));
+        assert_eq!(s.records(Some(id), 1, 10).await.unwrap().len(), 1);
+        let digest = format!("d-{id}");
+        assert_eq!(s.document(&digest).await.unwrap().unwrap(), id.as_bytes());
     }
 }

@@ -286,6 +286,17 @@ mod tests {
         store.agent("a1").await.unwrap().unwrap()
     }
 
+    /// `since_previous` for agent a1 as an attestation calls it, without writers.
+    async fn changes(
+        store: &crate::store::Store,
+        keys: &BTreeMap<String, String>,
+        contents: &BTreeMap<String, Vec<u8>>,
+    ) -> Option<Value> {
+        since_previous(store, &row(store).await, keys, contents, &BTreeMap::new())
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn changes_against_the_stored_previous_result() {
         let dir = tempfile::tempdir().unwrap();
@@ -297,51 +308,20 @@ mod tests {
             ("network/host", b"{\"links\": 1}"),
         ]);
         // No previous verified result: no changes.
-        assert_eq!(
-            since_previous(
-                &store,
-                &row(&store).await,
-                &keys,
-                &contents,
-                &BTreeMap::new()
-            )
-            .await
-            .unwrap(),
-            None
-        );
+        assert_eq!(changes(&store, &keys, &contents).await, None);
         let first = store
             .record(&result(&keys), &contents, None, &Seal::for_tests())
             .await
             .unwrap();
         // Identical documents: no changes.
-        assert_eq!(
-            since_previous(
-                &store,
-                &row(&store).await,
-                &keys,
-                &contents,
-                &BTreeMap::new()
-            )
-            .await
-            .unwrap(),
-            None
-        );
+        assert_eq!(changes(&store, &keys, &contents).await, None);
 
         let (new_keys, new_contents) = docs(&[
             ("nftables/host", &canonical("drop", &[LO, SSH])),
             ("network/host", b"{\"links\": 2}"),
             ("nftables/other", b"not a ruleset"),
         ]);
-        let v = since_previous(
-            &store,
-            &row(&store).await,
-            &new_keys,
-            &new_contents,
-            &BTreeMap::new(),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        let v = changes(&store, &new_keys, &new_contents).await.unwrap();
         let nft = &v["nftables/host"];
         assert_eq!(nft["from"], keys["nftables/host"].as_str());
         assert_eq!(nft["to"], new_keys["nftables/host"].as_str());

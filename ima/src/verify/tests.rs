@@ -69,6 +69,23 @@ fn entry(path: &str, fill: u8) -> Entry {
     e
 }
 
+/// `verify_ascii` of `list` from the start, against the SHA-256 bank's `quote`.
+fn verify_from_zero(
+    list: &str,
+    quote: &[u8],
+    policy: Option<&RuntimePolicy>,
+) -> Result<Verified, VerifyError> {
+    let state = ImaState::new(&[HashAlg::Sha256]);
+    let quotes = [(HashAlg::Sha256, quote)];
+    verify_ascii(
+        list.as_bytes(),
+        &state,
+        &quotes,
+        &ReplayParams::default(),
+        policy,
+    )
+}
+
 fn final_quote(entries: &[Entry]) -> Vec<u8> {
     let replayed = replay_all(entries, &[HashAlg::Sha256], &ReplayParams::default()).unwrap();
     replayed.state.banks[0].value.clone()
@@ -80,16 +97,7 @@ fn an_altered_entry_is_named_by_its_path() {
     let quote = final_quote(&entries);
     // The second entry's digest changed after its template hash was logged.
     let list = to_ascii(&entries).replace(&hex::encode([2u8; 32]), &hex::encode([3u8; 32]));
-    let state = ImaState::new(&[HashAlg::Sha256]);
-    let quotes = [(HashAlg::Sha256, quote.as_slice())];
-    let err = verify_ascii(
-        list.as_bytes(),
-        &state,
-        &quotes,
-        &ReplayParams::default(),
-        None,
-    )
-    .unwrap_err();
+    let err = verify_from_zero(&list, &quote, None).unwrap_err();
     assert_eq!(
         err,
         VerifyError::Replay {
@@ -107,16 +115,7 @@ fn a_malformed_line_after_the_quoted_prefix_is_still_an_error() {
     let entries = [entry("/usr/bin/a", 1)];
     let quote = final_quote(&entries);
     let list = to_ascii(&entries) + "10 not-a-hash ima-ng\n";
-    let state = ImaState::new(&[HashAlg::Sha256]);
-    let quotes = [(HashAlg::Sha256, quote.as_slice())];
-    let err = verify_ascii(
-        list.as_bytes(),
-        &state,
-        &quotes,
-        &ReplayParams::default(),
-        None,
-    )
-    .unwrap_err();
+    let err = verify_from_zero(&list, &quote, None).unwrap_err();
     assert!(
         matches!(
             err,
@@ -131,17 +130,7 @@ fn entries_after_the_quote_are_not_judged() {
     let entries = [entry("/usr/bin/a", 1), entry("/usr/bin/unknown", 2)];
     let quote = final_quote(&entries[..1]);
     let policy = RuntimePolicy::create(&entries[..1], &CreateOptions::default()).unwrap();
-    let state = ImaState::new(&[HashAlg::Sha256]);
-    let quotes = [(HashAlg::Sha256, quote.as_slice())];
-    let list = to_ascii(&entries);
-    let v = verify_ascii(
-        list.as_bytes(),
-        &state,
-        &quotes,
-        &ReplayParams::default(),
-        Some(&policy),
-    )
-    .unwrap();
+    let v = verify_from_zero(&to_ascii(&entries), &quote, Some(&policy)).unwrap();
     assert!(matches!(v.outcome, Outcome::Match { matched: 1, .. }));
     assert_eq!((v.report.total, v.report.unknown), (1, 0));
 }

@@ -59,6 +59,8 @@ pub fn verify_ascii(
     let mut report = PolicyReport::default();
     // The report over the longest matching prefix, when entries were judged after it.
     let mut at_match = None;
+    // Whether the entries so far reach the quote, so that the report before the next entry is
+    // the report at a match. The empty prefix counts as reaching: its report is empty either way.
     let mut last_reached = true;
     let mut first = None;
     for (i, entry) in AsciiEntries::new(list, params.template_alg).enumerate() {

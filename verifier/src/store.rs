@@ -348,8 +348,6 @@ impl Store {
     /// them). Off by default: without a receiver the outbox would only grow.
     pub fn with_alerts(mut self, on: bool) -> Self {
         self.alerts = on;
-        // A writer started before this would not know.
-        self.results = Arc::default();
         self
     }
 

@@ -24,7 +24,7 @@ impl Store {
         seal: &Seal<'_>,
     ) -> Result<i64, StoreError> {
         let tip = self.tips.current(&result.agent_id, seal.last_result_id);
-        let (job, done) = Job::new(result, contents, state, seal, tip);
+        let (job, done) = Job::new(result, contents, state, seal, tip, self.alerts);
         self.result_writer()
             .send(job)
             .await
@@ -38,7 +38,6 @@ impl Store {
             Writer {
                 pool: self.writer.clone(),
                 tips: self.tips.clone(),
-                alerts: self.alerts,
             }
             .spawn()
         })

@@ -32,6 +32,8 @@ pub(super) struct Job {
     pub check: Option<Check>,
     /// The agent's tip, if current when the result was handed over.
     pub tip: Option<Tip>,
+    /// Whether state changes queue alerts (the store's setting when the result was handed over).
+    pub alerts: bool,
     pub reply: oneshot::Sender<Result<i64, StoreError>>,
 }
 
@@ -43,6 +45,7 @@ impl Job {
         state: Option<&VerifiedState>,
         seal: &Seal<'_>,
         tip: Option<Tip>,
+        alerts: bool,
     ) -> (Self, oneshot::Receiver<Result<i64, StoreError>>) {
         // Documents are never deleted: those the latest verified result judged are stored.
         let stored: BTreeSet<&str> = tip
@@ -64,6 +67,7 @@ impl Job {
             labels: seal.labels.clone(),
             check: seal.check.cloned(),
             tip,
+            alerts,
             reply,
         };
         (job, done)
@@ -84,7 +88,6 @@ impl Job {
 pub(super) struct Writer {
     pub pool: AnyPool,
     pub tips: Arc<Tips>,
-    pub alerts: bool,
 }
 
 impl Writer {
@@ -190,7 +193,7 @@ impl Writer {
         let head = job.tip.as_ref().map(|t| (t.seq, t.hash.clone()));
         let seal = job.seal();
         let (record, seq) = records::append(tx, result, id, &seal, head).await?;
-        if self.alerts {
+        if job.alerts {
             outbox::queue_change(tx, result, id, &seal).await?;
         }
         sqlx::query(

@@ -93,6 +93,12 @@ impl IntoResponse for ApiError {
                 body,
             )
                 .into_response(),
+            // The body limit refuses a request by its length, before it is read; the connection
+            // cannot carry another request after an unread body, so say it closes — otherwise a
+            // client may reuse it and lose its next request to the close.
+            _ if status == StatusCode::PAYLOAD_TOO_LARGE => {
+                (status, [(axum::http::header::CONNECTION, "close")], body).into_response()
+            }
             _ => (status, body).into_response(),
         }
     }
@@ -114,3 +120,22 @@ macro_rules! rejection {
     )*};
 }
 rejection!(JsonRejection, PathRejection, QueryRejection);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_too_large_says_the_connection_closes() {
+        let too_large = ApiError::Rejected {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            message: "length limit exceeded".into(),
+        }
+        .into_response();
+        assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let connection = too_large.headers().get(axum::http::header::CONNECTION);
+        assert_eq!(connection.map(|v| v.as_bytes()), Some(&b"close"[..]));
+        let bad = ApiError::BadRequest("x".into()).into_response();
+        assert!(bad.headers().get(axum::http::header::CONNECTION).is_none());
+    }
+}

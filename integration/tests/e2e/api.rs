@@ -140,9 +140,10 @@ fn malformed_requests_to_the_verifier_get_4xx_and_change_nothing() {
         .await;
         let huge = format!("{{\"agent_id\": \"{}\"}}", "a".repeat(200_000));
         // The verifier refuses the body by its length without reading it and closes the
-        // connection: the client gets the 413, or — when the close beats the upload — a broken
-        // pipe. Either way it is refused (checked below: nothing changed). A client of its own
-        // keeps that connection out of the pool the next requests reuse.
+        // connection: the client gets the 413 (saying `connection: close`), or — when the close
+        // beats the upload — a broken pipe. Either way it is refused (checked below: nothing
+        // changed). A client of its own keeps that connection out of the pool the next requests
+        // reuse.
         let one_shot =
             palisade_transport::client::ca_client(&ca, None, Duration::from_secs(5)).unwrap();
         let sent = one_shot
@@ -152,7 +153,10 @@ fn malformed_requests_to_the_verifier_get_4xx_and_change_nothing() {
             .send()
             .await;
         match sent {
-            Ok(resp) => expect_error(resp, 413, "payload_too_large", "").await,
+            Ok(resp) => {
+                assert_eq!(resp.headers()["connection"], "close");
+                expect_error(resp, 413, "payload_too_large", "").await
+            }
             Err(e) => assert!(e.is_request(), "oversized body: {e:?}"),
         }
         let bad_ek = valid(b"garbage", &ak).to_string();

@@ -80,6 +80,11 @@ fn canonical(c: &mut Criterion) {
             &bytes,
             |b, bytes| b.iter(|| Canonical::verify_bytes(bytes)),
         );
+        g.bench_with_input(
+            BenchmarkId::new("check_bytes", rules),
+            &bytes,
+            |b, bytes| b.iter(|| Canonical::check_bytes(bytes)),
+        );
     }
     g.finish();
 }

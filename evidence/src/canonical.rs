@@ -92,6 +92,28 @@ impl Canonical {
         Ok((canonical, value))
     }
 
+    /// Accepts bytes only if they are already exactly canonical, like [`Canonical::verify_bytes`],
+    /// without building the parsed value: a streaming check proves the common case, and
+    /// anything it cannot prove takes the full parse (which also words the error).
+    pub fn check_bytes(bytes: &[u8]) -> Result<Self, CanonicalError> {
+        Self::check_digested(bytes, Sha256Digest(Sha256::digest(bytes).into()))
+    }
+
+    /// [`Canonical::check_bytes`] for a caller that has just computed `digest` = SHA-256 of
+    /// `bytes` (the verifier, comparing it with the measured digest).
+    pub(crate) fn check_digested(
+        bytes: &[u8],
+        digest: Sha256Digest,
+    ) -> Result<Self, CanonicalError> {
+        if check::is_canonical(bytes) {
+            return Ok(Self {
+                bytes: bytes.to_vec(),
+                digest,
+            });
+        }
+        Self::verify_bytes(bytes).map(|(canonical, _)| canonical)
+    }
+
     /// The canonical bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
@@ -250,5 +272,6 @@ fn write_string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+mod check;
 #[cfg(test)]
 mod tests;

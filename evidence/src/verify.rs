@@ -105,13 +105,44 @@ pub enum Checked {
     },
 }
 
-/// A document whose bytes hash to the digest the quoted log measured and are canonical.
+/// A document whose bytes hash to the digest the quoted log measured and are canonical. Its
+/// parsed content is built only when first asked for: in a fleet's steady state the verdict is
+/// remembered and nothing reads it.
 #[derive(Debug, Clone)]
 pub struct VerifiedDocument {
     /// The canonical bytes and their digest.
     pub canonical: Canonical,
-    /// The parsed content.
-    pub value: serde_json::Value,
+    value: std::sync::OnceLock<serde_json::Value>,
+}
+
+impl VerifiedDocument {
+    /// A verified document; its content is parsed from `canonical` when first read.
+    pub fn new(canonical: Canonical) -> Self {
+        Self {
+            canonical,
+            value: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// A verified document whose content the caller already parsed.
+    pub fn with_value(canonical: Canonical, value: serde_json::Value) -> Self {
+        Self {
+            canonical,
+            value: value.into(),
+        }
+    }
+
+    /// The parsed content. Canonical bytes are always JSON (every constructor of [`Canonical`]
+    /// proves or produces that), so the parse cannot fail; were that broken, the content reads
+    /// as `null`, which no policy mistakes for a real document.
+    pub fn value(&self) -> &serde_json::Value {
+        self.value.get_or_init(|| {
+            serde_json::from_slice(self.canonical.as_bytes()).unwrap_or_else(|e| {
+                debug_assert!(false, "canonical bytes that do not parse: {e}");
+                serde_json::Value::Null
+            })
+        })
+    }
 }
 
 /// A judgement of the evidence chain.
@@ -379,8 +410,8 @@ fn check_document(
             ),
         ));
     }
-    Canonical::verify_bytes(bytes)
-        .map(|(canonical, value)| VerifiedDocument { canonical, value })
+    Canonical::check_digested(bytes, actual)
+        .map(VerifiedDocument::new)
         .map_err(|e| {
             Reason::new(
                 ReasonCode::DocumentMalformed,
@@ -404,7 +435,7 @@ fn check_boot_binding(
     }
     let binding: BootBinding = match documents
         .get(&key)
-        .map(|d| serde_json::from_value(d.value.clone()))
+        .map(|d| serde_json::from_slice(d.canonical.as_bytes()))
     {
         Some(Ok(b)) => b,
         Some(Err(e)) => return bad(format!("boot binding document is malformed: {e}")),

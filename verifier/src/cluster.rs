@@ -370,7 +370,7 @@ pub async fn restore(store: &Store, view: &ClusterView) -> Result<usize, crate::
             };
             match palisade_evidence::canonical::Canonical::verify_bytes(&bytes) {
                 Ok((canonical, value)) if canonical.digest().to_string() == *digest => {
-                    documents.insert(key.clone(), VerifiedDocument { canonical, value });
+                    documents.insert(key.clone(), VerifiedDocument::with_value(canonical, value));
                 }
                 _ => {
                     tracing::warn!(agent = %agent.id, %key, "stored document does not match its digest; left out")

@@ -55,7 +55,7 @@ pub fn node(agent: Subject<'_>, judgement: &Judgement, cache: &ExposureCache) ->
         .collect();
     let rulesets: Map<String, Value> = docs
         .iter()
-        .map(|(ns, doc)| ((*ns).to_owned(), doc.value.clone()))
+        .map(|(ns, doc)| ((*ns).to_owned(), doc.value().clone()))
         .collect();
     let ruleset = rulesets.values().next().cloned().unwrap_or(Value::Null);
     let (exposures, errors) = exposures(&docs, cache);
@@ -76,7 +76,7 @@ pub fn node(agent: Subject<'_>, judgement: &Judgement, cache: &ExposureCache) ->
             .documents
             .iter()
             .filter_map(|(key, doc)| {
-                Some((key.strip_prefix(&prefix)?.to_owned(), doc.value.clone()))
+                Some((key.strip_prefix(&prefix)?.to_owned(), doc.value().clone()))
             })
             .collect()
     };

@@ -91,10 +91,7 @@ mod tests {
     use super::*;
 
     fn judgement(ruleset: &str) -> Judgement {
-        let doc = VerifiedDocument {
-            canonical: Canonical::from_jcs_bytes(ruleset.as_bytes().to_vec()),
-            value: serde_json::Value::Null,
-        };
+        let doc = VerifiedDocument::new(Canonical::from_jcs_bytes(ruleset.as_bytes().to_vec()));
         Judgement {
             documents: [("nftables/host".to_owned(), doc)].into(),
             ..Judgement::default()

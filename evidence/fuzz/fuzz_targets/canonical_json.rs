@@ -1,5 +1,6 @@
-//! Fuzzes `Canonical::verify_bytes` (documents an agent sends) and the JCS fixed point: whatever
-//! parses and is accepted as canonical must re-canonicalise to the same bytes and digest.
+//! Fuzzes `Canonical::verify_bytes` and `Canonical::check_bytes` (documents an agent sends) and
+//! the JCS fixed point: whatever parses and is accepted as canonical must re-canonicalise to the
+//! same bytes and digest, and the streaming check must accept exactly what the full parse does.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -11,6 +12,11 @@ fuzz_target!(|data: &[u8]| {
         let again = Canonical::from_value(&value).expect("accepted value canonicalises");
         assert_eq!(again.digest(), canonical.digest());
     }
+    assert_eq!(
+        Canonical::check_bytes(data).ok(),
+        Canonical::verify_bytes(data).ok().map(|(c, _)| c),
+        "streaming check and full parse disagree"
+    );
     if let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) {
         if let Ok(c) = Canonical::from_value(&value) {
             let (back, _) = Canonical::verify_bytes(c.as_bytes()).expect("canonical output verifies");

@@ -42,7 +42,7 @@ fn honest_evidence_passes_and_yields_state_and_documents() {
     let state = j.state.unwrap();
     assert_eq!(state.log.unwrap().offset, 2);
     assert_eq!(
-        j.documents["nftables/host"].value["tables"]["inet filter"]["policy"],
+        j.documents["nftables/host"].value()["tables"]["inet filter"]["policy"],
         "drop"
     );
 }
@@ -58,7 +58,7 @@ fn incremental_attestation_continues_from_the_checkpoint() {
     let j = judge(&h.tpm.ak, &first, &h.evidence(NONCE, 2));
     assert!(j.reasons.is_empty(), "{:?}", j.reasons);
     assert_eq!(j.state.unwrap().measured["nftables/host"].seq, 2);
-    assert_eq!(j.documents["nftables/host"].value["tables"], json!({}));
+    assert_eq!(j.documents["nftables/host"].value()["tables"], json!({}));
 }
 
 #[test]

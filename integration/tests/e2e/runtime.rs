@@ -232,11 +232,11 @@ fn sockets_and_routes_opened_inside_the_host_are_measured_with_their_writer() {
     let w = start_with_fallback_poll_and("rtsock", RUNTIME);
     let script = "import socket, time\n\
         p = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))\n\
-        s = socket.socket(); s.bind(('0.0.0.0', 47123)); s.listen()\n\
+        s = socket.socket(); s.bind(('0.0.0.0', 23123)); s.listen()\n\
         time.sleep(20)\n";
     let mut python = spawn_in(&w, "python3", &["-c", script]);
     let pid = python.id();
-    let entry = wait_for_document(&w, kind::SOCKETS, &["47123", "packet_sockets"]);
+    let entry = wait_for_document(&w, kind::SOCKETS, &["\"port\":23123", "packet_sockets"]);
     assert!(
         attributed_to(&entry, pid, "python3"),
         "{:?}",
@@ -291,10 +291,12 @@ fn a_full_ring_buffer_is_measured_as_lost_events_and_the_agent_goes_on() {
     let doc: serde_json::Value = serde_json::from_str(loss.content.get()).unwrap();
     assert!(doc["lost"].as_u64().unwrap() > 0, "{doc}");
     assert!(events(&w).iter().any(|e| e.kind == "events_lost"));
-    // Still watching: a new listener is measured.
+    // Still watching: a new listener is measured. Regression (a fresh-clone CI run): the port
+    // is below the ephemeral range (32768–60999), where a connection's local port had taken an
+    // earlier choice (47124) and the listener never started.
     let mut python = spawn_in(&w, "python3", &["-c",
-        "import socket, time\ns = socket.socket(); s.bind(('0.0.0.0', 47124)); s.listen(); time.sleep(20)\n"]);
-    wait_for_document(&w, kind::SOCKETS, &["47124"]);
+        "import socket, time\ns = socket.socket(); s.bind(('0.0.0.0', 23124)); s.listen(); time.sleep(20)\n"]);
+    wait_for_document(&w, kind::SOCKETS, &["\"port\":23124"]);
     let _ = python.kill();
     let _ = python.wait();
     assert_eq!(w.attest()["outcome"], "pass");

@@ -1,7 +1,9 @@
 //! The eBPF monitor as an event source: a dedicated thread that waits on the ring buffer,
 //! decodes each event, keeps it for the evidence and sends a trigger (with the writer) to every
-//! measured object the event may have changed ([`route`]). A BPF change is re-read once more a
-//! moment later: the kernel frees an unloaded program after a grace period.
+//! measured object the event may have changed ([`route`]). BPF objects and sockets are re-read
+//! once more a moment later: the kernel frees an unloaded program after a grace period, and it
+//! reports a new listener (`inet_sock_set_state`) just before hashing it where `sock_diag` finds
+//! it, so a read right after the event can miss it.
 
 use std::os::unix::fs::MetadataExt as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,7 +25,8 @@ use crate::triggers::Trigger;
 const BATCH: usize = 1024;
 /// How long the thread sleeps between checks that its receivers still exist.
 const WAIT: Duration = Duration::from_millis(500);
-/// When a BPF object is read again after a change (programs are freed after a grace period).
+/// When a BPF object or the sockets are read again after a change (programs are freed after a
+/// grace period; a listener is visible only after its event).
 const SETTLE: Duration = Duration::from_millis(300);
 
 /// Which measured objects an event may have changed.
@@ -196,7 +199,7 @@ fn run(
             }
         }
         let batch = monitor.drain(BATCH);
-        let mut settle = false;
+        let mut settle = Targets::default();
         // Decoded before the log's lock is taken: resolving loads may wait for the kernel.
         for mut e in loads.decode(&batch.events, &clock, || 0) {
             e.seq = events.push(|seq| {
@@ -209,7 +212,8 @@ fn run(
                 _ => true,
             };
             let targets = route(&e, is_ours);
-            settle |= targets.bpf;
+            settle.bpf |= targets.bpf;
+            settle.sockets |= targets.sockets;
             let trigger =
                 Trigger::change(CAUSE_EBPF).with_writer(e.process.pid, e.process.comm.clone());
             routes.send(targets, &trigger);
@@ -220,12 +224,15 @@ fn run(
             let all = route(&decode::lost(0, &clock, 0), true);
             routes.send(all, &Trigger::lost(CAUSE_LOST));
             let _ = routes.loss.try_send(Trigger::lost(CAUSE_LOST));
+            // A lost event may have been either kind.
+            settle.bpf = true;
+            settle.sockets = true;
         }
-        if settle {
-            let tx = routes.bpf.clone();
+        if settle != Targets::default() {
+            let routes = routes.clone();
             handle.spawn(async move {
                 tokio::time::sleep(SETTLE).await;
-                let _ = tx.try_send(Trigger::change(CAUSE_EBPF));
+                routes.send(settle, &Trigger::change(CAUSE_EBPF));
             });
         }
     }

@@ -309,8 +309,8 @@ fn restore_documents(
         .into_iter()
         .filter_map(|(key, e)| {
             let bytes = stored.get(&e.seq)?;
-            match Canonical::verify_bytes(bytes) {
-                Ok((doc, _)) if doc.digest() == e.digest => Some((key, (e.seq, doc))),
+            match Canonical::check_bytes(bytes) {
+                Ok(doc) if doc.digest() == e.digest => Some((key, (e.seq, doc))),
                 _ => {
                     tracing::warn!(seq = e.seq, %key, "stored document missing or altered; it will be re-measured");
                     None

@@ -72,7 +72,7 @@ impl Canonical {
     /// with [`Canonical::from_value`], and debug builds (tests, fuzzing) re-check every call.
     pub fn from_jcs_bytes(bytes: Vec<u8>) -> Self {
         debug_assert!(
-            Self::verify_bytes(&bytes).is_ok(),
+            Self::check_bytes(&bytes).is_ok(),
             "bytes handed to Canonical::from_jcs_bytes are not RFC 8785 canonical"
         );
         let digest = Sha256Digest(Sha256::digest(&bytes).into());

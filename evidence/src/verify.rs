@@ -124,14 +124,6 @@ impl VerifiedDocument {
         }
     }
 
-    /// A verified document whose content the caller already parsed.
-    pub fn with_value(canonical: Canonical, value: serde_json::Value) -> Self {
-        Self {
-            canonical,
-            value: value.into(),
-        }
-    }
-
     /// The parsed content. Canonical bytes are always JSON (every constructor of [`Canonical`]
     /// proves or produces that), so the parse cannot fail; were that broken, the content reads
     /// as `null`, which no policy mistakes for a real document.

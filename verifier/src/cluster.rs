@@ -368,9 +368,9 @@ pub async fn restore(store: &Store, view: &ClusterView) -> Result<usize, crate::
             let Some(bytes) = store.document(digest).await? else {
                 continue;
             };
-            match palisade_evidence::canonical::Canonical::verify_bytes(&bytes) {
-                Ok((canonical, value)) if canonical.digest().to_string() == *digest => {
-                    documents.insert(key.clone(), VerifiedDocument::with_value(canonical, value));
+            match palisade_evidence::canonical::Canonical::check_bytes(&bytes) {
+                Ok(canonical) if canonical.digest().to_string() == *digest => {
+                    documents.insert(key.clone(), VerifiedDocument::new(canonical));
                 }
                 _ => {
                     tracing::warn!(agent = %agent.id, %key, "stored document does not match its digest; left out")

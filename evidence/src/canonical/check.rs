@@ -74,7 +74,8 @@ impl<'a> Cursor<'a> {
         }
         let mut previous: Option<&'a str> = None;
         loop {
-            let key = self.string()?;
+            // The whole input is UTF-8 and quotes are ASCII, so a key's slice is too.
+            let key = std::str::from_utf8(self.string()?).ok()?;
             // An escaped key is compared by its unescaped text; leave that to the full parse.
             // Strictly increasing keys are sorted and free of duplicates.
             if key.contains('\\') || previous.is_some_and(|p| !key_before(p, key)) {
@@ -90,8 +91,8 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// A canonical string; returns its raw text between the quotes.
-    fn string(&mut self) -> Option<&'a str> {
+    /// A canonical string; returns its raw bytes between the quotes.
+    fn string(&mut self) -> Option<&'a [u8]> {
         self.eat(b'"')?;
         let start = self.at;
         loop {
@@ -104,8 +105,7 @@ impl<'a> Cursor<'a> {
         }
         let raw = self.bytes.get(start..self.at)?;
         self.at += 1;
-        // The whole input is UTF-8 and quotes are ASCII, so the slice is too.
-        std::str::from_utf8(raw).ok()
+        Some(raw)
     }
 
     /// The escapes RFC 8785 writes: `\"`, `\\`, the five short control escapes, and `\u00xx`

@@ -123,23 +123,17 @@ impl Store {
     }
 }
 
-/// Queues an alert if `result` changes the agent's outcome (read before it is updated).
+/// Queues the alerts `result` raises: a change from the agent's `previous` outcome (as its row
+/// held it before this result), and "heard from again" when the row had it marked missed.
 pub(super) async fn queue_change(
     tx: &mut Transaction<'_, Any>,
     result: &ResultRecord,
     id: i64,
     seal: &Seal<'_>,
+    (previous, missed_at): (&str, Option<&str>),
 ) -> Result<(), StoreError> {
-    let previous: Option<(String, Option<String>)> =
-        sqlx::query_as("SELECT last_outcome, missed_at FROM agents WHERE id = $1")
-            .bind(&result.agent_id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    let Some((previous, missed_at)) = previous else {
-        return Ok(());
-    };
     let heard = missed_at.is_some().then_some(alerts::Change::Heard);
-    let changed = alerts::Change::between(&previous, result.outcome);
+    let changed = alerts::Change::between(previous, result.outcome);
     let subject = alerts::Subject {
         agent: &result.agent_id,
         labels: seal.labels,

@@ -24,11 +24,12 @@ pub struct Seal<'a> {
     pub last_result_id: Option<i64>,
 }
 
-/// Appends the record of result `result_id` to its agent's chain, inside `tx`, after `head`
+/// Seals the record of result `result_id` as the next link of its agent's chain: after `head`
 /// (sequence number and hash of the chain's last record) or, when not known, after the head read
-/// from the table. Attestations of one agent are serial (scheduler), and the primary key refuses
-/// a fork if they ever were not. Returns the new record and its sequence number.
-pub(super) async fn append(
+/// from the table inside `tx`. Attestations of one agent are serial (scheduler), and the primary
+/// key refuses a fork if they ever were not. Returns the new record and its sequence number, for
+/// the writer to store in the same transaction.
+pub(super) async fn seal_next(
     tx: &mut Transaction<'_, Any>,
     result: &ResultRecord,
     result_id: i64,
@@ -66,18 +67,6 @@ pub(super) async fn append(
         check: seal_with.check.cloned(),
     };
     let record = seal(&body, seal_with.key).map_err(|e| StoreError::Seal(e.to_string()))?;
-    sqlx::query(
-        "INSERT INTO records (agent_id, seq, result_id, body, hash, signature)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&record.agent)
-    .bind(seq)
-    .bind(result_id)
-    .bind(&record.body)
-    .bind(&record.hash)
-    .bind(&record.signature)
-    .execute(&mut **tx)
-    .await?;
     Ok((record, seq))
 }
 

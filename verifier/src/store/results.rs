@@ -37,6 +37,7 @@ impl Store {
         self.results.get_or_init(|| {
             Writer {
                 pool: self.writer.clone(),
+                backend: self.backend,
                 tips: self.tips.clone(),
             }
             .spawn()

@@ -12,9 +12,17 @@ use sqlx::{Any, AnyPool, Row as _, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::tips::{PreviousVerified, Tip, Tips};
-use super::{json, outbox, records, ResultRecord, Seal, StoreError};
+use super::{json, outbox, records, Backend, ResultRecord, Seal, StoreError};
 use crate::audit::key::RecordKey;
 use crate::audit::Check;
+
+/// Stores a sealed record: `$1` agent, `$2` seq, `$3` result id, `$4` body, `$5` hash, `$6`
+/// signature. A macro, so that [`SQLITE_FINISH`] can include it.
+macro_rules! insert_record {
+    () => {
+        "INSERT INTO records (agent_id, seq, result_id, body, hash, signature) VALUES ($1, $2, $3, $4, $5, $6)"
+    };
+}
 
 /// Most results in one transaction.
 const MAX_BATCH: usize = 64;
@@ -87,6 +95,7 @@ impl Job {
 #[derive(Debug, Clone)]
 pub(super) struct Writer {
     pub pool: AnyPool,
+    pub backend: Backend,
     pub tips: Arc<Tips>,
 }
 
@@ -165,23 +174,21 @@ impl Writer {
 
     async fn write_one(&self, tx: &mut Transaction<'_, Any>, job: &Job) -> Result<Tip, StoreError> {
         let result = &job.result;
-        let agent = result.agent_id.as_str();
-        let id: i64 = sqlx::query(
-            "INSERT INTO results (agent_id, at, outcome, reasons, error, policy, duration_us, changes, events)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        )
-        .bind(agent)
-        .bind(&result.at)
-        .bind(result.outcome.as_str())
-        .bind(json(&result.reasons))
-        .bind(&result.error)
-        .bind(result.policy.as_ref().map(json))
-        .bind(result.duration_us)
-        .bind(result.changes.as_ref().map(json))
-        .bind(result.events.as_ref().map(json))
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get("id")?;
+        let row = sqlx::query(INSERT_RESULT)
+            .bind(result.agent_id.as_str())
+            .bind(&result.at)
+            .bind(result.outcome.as_str())
+            .bind(json(&result.reasons))
+            .bind(&result.error)
+            .bind(result.policy.as_ref().map(json))
+            .bind(result.duration_us)
+            .bind(result.changes.as_ref().map(json))
+            .bind(result.events.as_ref().map(json))
+            .fetch_one(&mut **tx)
+            .await?;
+        let id: i64 = row.try_get("id")?;
+        let previous: Option<String> = row.try_get("previous_outcome")?;
+        let missed_at: Option<String> = row.try_get("previous_missed_at")?;
         for (digest, content) in &job.contents {
             sqlx::query("INSERT INTO documents (digest, content) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING")
                 .bind(digest)
@@ -189,24 +196,54 @@ impl Writer {
                 .execute(&mut **tx)
                 .await?;
         }
-        link_documents(tx, id, &result.documents).await?;
         let head = job.tip.as_ref().map(|t| (t.seq, t.hash.clone()));
         let seal = job.seal();
-        let (record, seq) = records::append(tx, result, id, &seal, head).await?;
-        if job.alerts {
-            outbox::queue_change(tx, result, id, &seal).await?;
+        let (record, seq) = records::seal_next(tx, result, id, &seal, head).await?;
+        // No previous outcome: the agent has no row (and the result's foreign key refuses it).
+        if let (true, Some(previous)) = (job.alerts, previous.as_deref()) {
+            outbox::queue_change(tx, result, id, &seal, (previous, missed_at.as_deref())).await?;
         }
-        sqlx::query(
-            "UPDATE agents SET last_outcome = $2, last_result_id = $3, verified_state = COALESCE($4, verified_state),
-                    missed_at = NULL
-             WHERE id = $1",
-        )
-        .bind(agent)
-        .bind(result.outcome.as_str())
-        .bind(id)
-        .bind(job.state.as_ref().map(json))
-        .execute(&mut **tx)
-        .await?;
+        let state = job.state.as_ref().map(json);
+        match self.backend {
+            Backend::Sqlite => {
+                // One round trip to the connection's thread for the three statements.
+                sqlx::query(SQLITE_FINISH)
+                    .bind(&record.agent)
+                    .bind(seq)
+                    .bind(id)
+                    .bind(&record.body)
+                    .bind(&record.hash)
+                    .bind(&record.signature)
+                    .bind(json(&result.documents))
+                    .bind(result.outcome.as_str())
+                    .bind(state)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Backend::Postgres => {
+                sqlx::query(insert_record!())
+                    .bind(&record.agent)
+                    .bind(seq)
+                    .bind(id)
+                    .bind(&record.body)
+                    .bind(&record.hash)
+                    .bind(&record.signature)
+                    .execute(&mut **tx)
+                    .await?;
+                sqlx::query(POSTGRES_LINK_DOCUMENTS)
+                    .bind(id)
+                    .bind(json(&result.documents))
+                    .execute(&mut **tx)
+                    .await?;
+                sqlx::query(POSTGRES_UPDATE_AGENT)
+                    .bind(&record.agent)
+                    .bind(result.outcome.as_str())
+                    .bind(id)
+                    .bind(state)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
         Ok(Tip {
             result_id: id,
             seq,
@@ -216,30 +253,33 @@ impl Writer {
     }
 }
 
-/// Links a result to the documents it judged, in one statement (rows in chunks well under
-/// SQLite's limit of bound parameters).
-async fn link_documents(
-    tx: &mut Transaction<'_, Any>,
-    result_id: i64,
-    documents: &BTreeMap<String, String>,
-) -> Result<(), StoreError> {
-    let rows: Vec<(&String, &String)> = documents.iter().collect();
-    for chunk in rows.chunks(LINKS_PER_STATEMENT) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
-            .collect();
-        let sql = format!(
-            "INSERT INTO result_documents (result_id, key, digest) VALUES {}",
-            values.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for (key, digest) in chunk {
-            query = query.bind(result_id).bind(*key).bind(*digest);
-        }
-        query.execute(&mut **tx).await?;
-    }
-    Ok(())
-}
+/// Stores a result; returns its id and the agent's outcome and missed mark before it (the row
+/// is updated later in the transaction), from which the alerts it raises follow.
+const INSERT_RESULT: &str =
+    "INSERT INTO results (agent_id, at, outcome, reasons, error, policy, duration_us, changes, events)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+     RETURNING id, (SELECT last_outcome FROM agents WHERE id = $1) AS previous_outcome,
+               (SELECT missed_at FROM agents WHERE id = $1) AS previous_missed_at";
 
-/// Rows of `result_documents` per `INSERT` (3 parameters each).
-const LINKS_PER_STATEMENT: usize = 100;
+/// On SQLite, the rest of a result in one statement list, so one round trip to sqlx's
+/// connection thread (each round trip is two thread wake-ups): the record
+/// ([`insert_record`]'s parameters `$1`–`$6`), the links to the judged documents (`$7`, a JSON object of key to digest), and the
+/// agent's row (`$8` outcome, `$9` verified state or NULL to keep it).
+const SQLITE_FINISH: &str = concat!(
+    insert_record!(),
+    ";
+     INSERT INTO result_documents (result_id, key, digest) SELECT $3, key, value FROM json_each($7);
+     UPDATE agents SET last_outcome = $8, last_result_id = $3, verified_state = COALESCE($9, verified_state),
+                       missed_at = NULL
+     WHERE id = $1"
+);
+
+/// On PostgreSQL, links of result `$1` to its documents, `$2` a JSON object of key to digest.
+const POSTGRES_LINK_DOCUMENTS: &str = "INSERT INTO result_documents (result_id, key, digest)
+     SELECT $1, key, value FROM json_each_text($2::json)";
+
+/// On PostgreSQL, the agent's row after result `$3`: `$2` outcome, `$4` verified state or NULL.
+const POSTGRES_UPDATE_AGENT: &str =
+    "UPDATE agents SET last_outcome = $2, last_result_id = $3, verified_state = COALESCE($4, verified_state),
+                       missed_at = NULL
+     WHERE id = $1";

@@ -8,13 +8,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use palisade_evidence::verify::VerifiedState;
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
 use sqlx::{Any, AnyPool, Row as _, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::tips::{PreviousVerified, Tip, Tips};
 use super::{json, outbox, records, Backend, ResultRecord, Seal, StoreError};
 use crate::audit::key::RecordKey;
-use crate::audit::Check;
+use crate::audit::{Check, SignedRecord};
 
 /// Stores a sealed record: `$1` agent, `$2` seq, `$3` result id, `$4` body, `$5` hash, `$6`
 /// signature. A macro, so that [`SQLITE_FINISH`] can include it.
@@ -207,13 +209,7 @@ impl Writer {
         match self.backend {
             Backend::Sqlite => {
                 // One round trip to the connection's thread for the three statements.
-                sqlx::query(SQLITE_FINISH)
-                    .bind(&record.agent)
-                    .bind(seq)
-                    .bind(id)
-                    .bind(&record.body)
-                    .bind(&record.hash)
-                    .bind(&record.signature)
+                bind_record(sqlx::query(SQLITE_FINISH), &record, seq, id)
                     .bind(json(&result.documents))
                     .bind(result.outcome.as_str())
                     .bind(state)
@@ -221,13 +217,7 @@ impl Writer {
                     .await?;
             }
             Backend::Postgres => {
-                sqlx::query(insert_record!())
-                    .bind(&record.agent)
-                    .bind(seq)
-                    .bind(id)
-                    .bind(&record.body)
-                    .bind(&record.hash)
-                    .bind(&record.signature)
+                bind_record(sqlx::query(insert_record!()), &record, seq, id)
                     .execute(&mut **tx)
                     .await?;
                 sqlx::query(POSTGRES_LINK_DOCUMENTS)
@@ -251,6 +241,23 @@ impl Writer {
             verified: None,
         })
     }
+}
+
+/// `query` with [`insert_record`]'s parameters `$1`–`$6` bound for `record`, the `seq`th of
+/// its agent's chain, sealing result `result_id`.
+fn bind_record<'q>(
+    query: Query<'q, Any, AnyArguments<'q>>,
+    record: &'q SignedRecord,
+    seq: i64,
+    result_id: i64,
+) -> Query<'q, Any, AnyArguments<'q>> {
+    query
+        .bind(&record.agent)
+        .bind(seq)
+        .bind(result_id)
+        .bind(&record.body)
+        .bind(&record.hash)
+        .bind(&record.signature)
 }
 
 /// Stores a result; returns its id and the agent's outcome and missed mark before it (the row

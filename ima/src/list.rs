@@ -92,6 +92,26 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// An entry with nothing in it (PCR 0, no hash, no data, an empty `ima-ng` file event), to
+    /// parse into with [`AsciiEntries::next_into`].
+    pub fn blank() -> Self {
+        Self {
+            pcr: 0,
+            template_hash: DigestBuf::filled(0, 0),
+            template: Template::ImaNg,
+            data: Vec::new(),
+            event: Event::File {
+                digest: FileDigest {
+                    alg: HashAlg::Sha1,
+                    bytes: DigestBuf::filled(0, 0),
+                },
+                path: String::new(),
+                signature: None,
+                modsig: None,
+            },
+        }
+    }
+
     /// True when the logged template hash is all zeros: a measurement violation.
     pub fn is_violation(&self) -> bool {
         self.template_hash.iter().all(|b| *b == 0)

@@ -63,9 +63,13 @@ pub fn verify_ascii(
     // the report at a match. The empty prefix counts as reaching: its report is empty either way.
     let mut last_reached = true;
     let mut first = None;
-    for (i, entry) in AsciiEntries::new(list, params.template_alg).enumerate() {
-        let entry = entry?;
-        let number = state.entries.saturating_add(i as u64 + 1);
+    // One entry, parsed into line after line: no entry is built, moved or dropped per line.
+    let mut entries = AsciiEntries::new(list, params.template_alg);
+    let mut entry = Entry::blank();
+    let mut number = state.entries;
+    while let Some(parsed) = entries.next_into(&mut entry) {
+        parsed?;
+        number = number.saturating_add(1);
         if let Some(policy) = policy {
             if last_reached {
                 at_match = Some(report.clone());
@@ -76,8 +80,8 @@ pub fn verify_ascii(
             error,
             name: Some(entry.name().to_owned()),
         })?;
-        if i == 0 {
-            first = Some(entry);
+        if first.is_none() {
+            first = Some(entry.clone());
         }
     }
     let outcome = run.finish();

@@ -59,19 +59,30 @@ impl<'a> AsciiEntries<'a> {
     }
 }
 
-impl Iterator for AsciiEntries<'_> {
-    type Item = Result<Entry, ListError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl AsciiEntries<'_> {
+    /// Parses the next entry into `entry`, reusing its buffers (after an error its contents are
+    /// unspecified); `None` at the end. What [`Iterator::next`] gives, without a new entry per
+    /// line: a one-pass verifier parses a whole list into one.
+    pub fn next_into(&mut self, entry: &mut Entry) -> Option<Result<(), ListError>> {
         let rest = self.rest?;
         self.line += 1;
         let (line, tail) = match memchr::memchr(b'\n', rest) {
             Some(i) => (rest.get(..i).unwrap_or_default(), rest.get(i + 1..)),
             None => (rest, None),
         };
-        let parsed = parse_line(line, self.template_alg).map_err(|r| ListError::at(self.line, r));
+        let parsed =
+            parse_line(line, self.template_alg, entry).map_err(|r| ListError::at(self.line, r));
         self.rest = if parsed.is_ok() { tail } else { None };
         Some(parsed)
+    }
+}
+
+impl Iterator for AsciiEntries<'_> {
+    type Item = Result<Entry, ListError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut entry = Entry::blank();
+        Some(self.next_into(&mut entry)?.map(|()| entry))
     }
 }
 
@@ -96,7 +107,8 @@ fn parse_pcr(tok: &[u8]) -> Result<u32, String> {
         .ok_or_else(|| "PCR out of range".to_owned())
 }
 
-fn parse_line(line: &[u8], template_alg: HashAlg) -> Result<Entry, String> {
+/// Parses `line` into `entry`.
+fn parse_line(line: &[u8], template_alg: HashAlg, entry: &mut Entry) -> Result<(), String> {
     if line.is_empty() {
         return Err("empty line".to_owned());
     }
@@ -105,7 +117,7 @@ fn parse_line(line: &[u8], template_alg: HashAlg) -> Result<Entry, String> {
     let line = line.get(start..).unwrap_or_default();
     let (pcr, rest) =
         split_first(line).ok_or("too few fields: expected PCR, template hash, template")?;
-    let pcr = parse_pcr(pcr)?;
+    entry.pcr = parse_pcr(pcr)?;
     let (hash_hex, rest) = split_first(rest).ok_or("too few fields: no template name")?;
     if hash_hex.len() != 2 * template_alg.len() {
         return Err(format!(
@@ -113,22 +125,15 @@ fn parse_line(line: &[u8], template_alg: HashAlg) -> Result<Entry, String> {
             2 * template_alg.len()
         ));
     }
-    let template_hash = fields::hex_digest(hash_hex, "template hash")?;
+    entry.template_hash = fields::hex_digest(hash_hex, "template hash")?;
     let (name, rest) = split_first(rest).ok_or("too few fields: no template data")?;
-    let template = Template::from_name(name).ok_or_else(|| {
+    entry.template = Template::from_name(name).ok_or_else(|| {
         format!(
             "unsupported template {:?}",
             String::from_utf8_lossy(name.get(..64.min(name.len())).unwrap_or_default())
         )
     })?;
-    let (data, event) = parse_fields(template, rest)?;
-    Ok(Entry {
-        pcr,
-        template_hash,
-        template,
-        data,
-        event,
-    })
+    parse_fields(entry.template, rest, &mut entry.data, &mut entry.event)
 }
 
 fn non_empty<'a>(path: &'a [u8], what: &str) -> Result<&'a [u8], String> {
@@ -139,27 +144,27 @@ fn non_empty<'a>(path: &'a [u8], what: &str) -> Result<&'a [u8], String> {
     }
 }
 
-fn parse_fields(template: Template, text: &[u8]) -> Result<(Vec<u8>, Event), String> {
+/// Rebuilds the template data of `text` (the fields after the template name) into `data` and
+/// decodes its event into `event`, reusing both buffers.
+fn parse_fields(
+    template: Template,
+    text: &[u8],
+    data: &mut Vec<u8>,
+    event: &mut Event,
+) -> Result<(), String> {
+    data.clear();
     let (digest_text, rest) =
         split_first(text).ok_or("too few fields: expected digest and path")?;
     if template == Template::Ima {
         let path = non_empty(rest, "path")?;
         let digest = fields::hex_digest(digest_text, "file digest")?;
-        let data = fields::legacy_data(&digest, path)?;
-        let path = fields::name_str(path, "path")?;
+        fields::push_legacy_data(data, &digest, path)?;
         let digest = FileDigest {
             alg: HashAlg::Sha1,
             bytes: digest,
         };
-        return Ok((
-            data,
-            Event::File {
-                digest,
-                path,
-                signature: None,
-                modsig: None,
-            },
-        ));
+        set_file(event, digest, fields::check_name(path, "path")?, None, None);
+        return Ok(());
     }
     // Everything after the digest: the name, then the template's trailing fields, right to left.
     let (name, sig, modsig_digest, modsig) = match template {
@@ -185,27 +190,26 @@ fn parse_fields(template: Template, text: &[u8]) -> Result<(Vec<u8>, Event), Str
             "path"
         },
     )?;
-    let mut data = Vec::with_capacity(text.len() / 2 + name.len() + 24);
-    let (alg, digest_at) = fields::push_digest_ng(&mut data, digest_text, "file digest")?;
-    fields::push_name_ng(&mut data, name)?;
+    let (alg, digest_at) = fields::push_digest_ng(data, digest_text, "file digest")?;
+    fields::push_name_ng(data, name)?;
     let what = if template == Template::ImaBuf {
         "buffer"
     } else {
         "signature"
     };
     let sig_at = sig
-        .map(|hex| fields::push_hex_field(&mut data, hex, what))
+        .map(|hex| fields::push_hex_field(data, hex, what))
         .transpose()?;
     let modsig_digest_at = match modsig_digest {
         Some([]) => {
-            fields::put_u32(&mut data, 0)?;
+            fields::put_u32(data, 0)?;
             None
         }
-        Some(text) => Some(fields::push_digest_ng(&mut data, text, "modsig digest")?),
+        Some(text) => Some(fields::push_digest_ng(data, text, "modsig digest")?),
         None => None,
     };
     let modsig_at = modsig
-        .map(|hex| fields::push_hex_field(&mut data, hex, "modsig"))
+        .map(|hex| fields::push_hex_field(data, hex, "modsig"))
         .transpose()?;
 
     let bytes_at = |range: std::ops::Range<usize>| data.get(range).unwrap_or_default().to_vec();
@@ -213,38 +217,57 @@ fn parse_fields(template: Template, text: &[u8]) -> Result<(Vec<u8>, Event), Str
         alg,
         bytes: fields::digest_buf(data.get(digest_at).unwrap_or_default(), "file digest")?,
     };
-    let name = fields::name_str(name, "name")?;
-    let event = match template {
-        Template::ImaBuf => Event::Buffer {
+    let name = fields::check_name(name, "name")?;
+    if template == Template::ImaBuf {
+        *event = Event::Buffer {
             digest,
-            name,
+            name: name.to_owned(),
             buf: sig_at.map(bytes_at).unwrap_or_default(),
-        },
-        _ => {
-            let signature = sig_at.filter(|r| !r.is_empty()).map(bytes_at);
-            let modsig = match (modsig_digest_at, modsig_at.filter(|r| !r.is_empty())) {
-                (Some((alg, d)), Some(sig)) => Some(Modsig {
-                    digest: FileDigest {
-                        alg,
-                        bytes: fields::digest_buf(
-                            data.get(d).unwrap_or_default(),
-                            "modsig digest",
-                        )?,
-                    },
-                    signature: bytes_at(sig),
-                }),
-                (None, None) => None,
-                _ => {
-                    return Err("modsig digest and modsig must both be present or absent".to_owned())
-                }
-            };
-            Event::File {
-                digest,
-                path: name,
-                signature,
-                modsig,
-            }
-        }
+        };
+        return Ok(());
+    }
+    let signature = sig_at.filter(|r| !r.is_empty()).map(bytes_at);
+    let modsig = match (modsig_digest_at, modsig_at.filter(|r| !r.is_empty())) {
+        (Some((alg, d)), Some(sig)) => Some(Modsig {
+            digest: FileDigest {
+                alg,
+                bytes: fields::digest_buf(data.get(d).unwrap_or_default(), "modsig digest")?,
+            },
+            signature: bytes_at(sig),
+        }),
+        (None, None) => None,
+        _ => return Err("modsig digest and modsig must both be present or absent".to_owned()),
     };
-    Ok((data, event))
+    set_file(event, digest, name, signature, modsig);
+    Ok(())
+}
+
+/// Makes `event` the file event of `digest` at `path`, reusing its path buffer.
+fn set_file(
+    event: &mut Event,
+    digest: FileDigest,
+    path: &str,
+    signature: Option<Vec<u8>>,
+    modsig: Option<Modsig>,
+) {
+    if let Event::File {
+        digest: d,
+        path: p,
+        signature: s,
+        modsig: m,
+    } = event
+    {
+        *d = digest;
+        p.clear();
+        p.push_str(path);
+        *s = signature;
+        *m = modsig;
+    } else {
+        *event = Event::File {
+            digest,
+            path: path.to_owned(),
+            signature,
+            modsig,
+        };
+    }
 }

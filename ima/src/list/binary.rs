@@ -80,7 +80,8 @@ fn parse_entry(r: &mut Reader<'_>, template_alg: HashAlg) -> Result<Entry, Strin
         let digest = r.take(fields::LEGACY_DIGEST_LEN, "file digest")?;
         let len = r.len("name length", fields::LEGACY_NAME_MAX)?;
         let path = r.take(len, "name")?;
-        let data = fields::legacy_data(digest, path)?;
+        let mut data = Vec::new();
+        fields::push_legacy_data(&mut data, digest, path)?;
         let digest = FileDigest {
             alg: HashAlg::Sha1,
             bytes: fields::digest_buf(digest, "file digest")?,

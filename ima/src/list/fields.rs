@@ -157,14 +157,16 @@ pub(crate) fn parse_alg(name: &[u8]) -> Result<HashAlg, String> {
 }
 
 /// A path or buffer name: UTF-8 without NUL.
-pub(crate) fn name_str(bytes: &[u8], what: &str) -> Result<String, String> {
+pub(crate) fn check_name<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str, String> {
     if memchr::memchr(0, bytes).is_some() {
         return Err(format!("{what} contains a NUL byte"));
     }
-    match std::str::from_utf8(bytes) {
-        Ok(s) => Ok(s.to_owned()),
-        Err(_) => Err(format!("{what} is not UTF-8")),
-    }
+    std::str::from_utf8(bytes).map_err(|_| format!("{what} is not UTF-8"))
+}
+
+/// [`check_name`], owned.
+pub(crate) fn name_str(bytes: &[u8], what: &str) -> Result<String, String> {
+    check_name(bytes, what).map(str::to_owned)
 }
 
 /// Appends a `d-ng` field from the ASCII `alg:hex` form; returns the algorithm and where the
@@ -209,8 +211,12 @@ pub(crate) fn push_hex_field(
     push_hex(out, hex, what)
 }
 
-/// The legacy `ima` template data: digest || name NUL-padded to 256 bytes.
-pub(crate) fn legacy_data(digest: &[u8], name: &[u8]) -> Result<Vec<u8>, String> {
+/// Appends the legacy `ima` template data: digest || name NUL-padded to 256 bytes.
+pub(crate) fn push_legacy_data(
+    out: &mut Vec<u8>,
+    digest: &[u8],
+    name: &[u8],
+) -> Result<(), String> {
     if digest.len() != LEGACY_DIGEST_LEN {
         return Err(format!(
             "ima template digest has {} bytes, expected 20",
@@ -222,11 +228,11 @@ pub(crate) fn legacy_data(digest: &[u8], name: &[u8]) -> Result<Vec<u8>, String>
             "ima template name longer than {LEGACY_NAME_MAX} bytes"
         ));
     }
-    let mut data = Vec::with_capacity(LEGACY_DIGEST_LEN + LEGACY_NAME_FIELD);
-    data.extend_from_slice(digest);
-    data.extend_from_slice(name);
-    data.resize(LEGACY_DIGEST_LEN + LEGACY_NAME_FIELD, 0);
-    Ok(data)
+    let start = out.len();
+    out.extend_from_slice(digest);
+    out.extend_from_slice(name);
+    out.resize(start + LEGACY_DIGEST_LEN + LEGACY_NAME_FIELD, 0);
+    Ok(())
 }
 
 /// Splits `u32le(len) || bytes` fields; exactly `n` of them must fill `data`.

@@ -160,6 +160,27 @@ pub(crate) fn every_kind() -> Vec<Entry> {
     .collect()
 }
 
+/// The entries of the SHA-1 list `text`, parsed one after another into one reused entry.
+pub(crate) fn parse_into_one(text: &[u8]) -> Vec<Entry> {
+    let mut entries = AsciiEntries::new(text, HashAlg::Sha1);
+    let mut entry = Entry::blank();
+    let mut out = Vec::new();
+    while let Some(parsed) = entries.next_into(&mut entry) {
+        parsed.unwrap();
+        out.push(entry.clone());
+    }
+    out
+}
+
+#[test]
+fn an_entry_parsed_into_again_keeps_nothing_of_the_previous_line() {
+    let mut entries = every_kind();
+    for _ in 0..2 {
+        assert_eq!(parse_into_one(to_ascii(&entries).as_bytes()), entries);
+        entries.reverse();
+    }
+}
+
 #[test]
 fn every_template_kind_round_trips_through_ascii_and_binary() {
     let entries = every_kind();

@@ -81,6 +81,7 @@ proptest! {
     #[test]
     fn valid_entries_round_trip(entries in prop::collection::vec(arb_entry(), 0..8)) {
         prop_assert_eq!(&parse_ascii(to_ascii(&entries).as_bytes()).unwrap(), &entries);
+        prop_assert_eq!(&super::tests::parse_into_one(to_ascii(&entries).as_bytes()), &entries);
         prop_assert_eq!(&parse_binary(&to_binary(&entries), HashAlg::Sha1).unwrap(), &entries);
         prop_assert!(verify_template_hashes(&entries, HashAlg::Sha1).is_ok());
     }

@@ -190,6 +190,8 @@ fn parse_fields(
             "path"
         },
     )?;
+    // All the data at once: a no-op for a reused buffer, one allocation for a blank entry.
+    data.reserve(text.len() / 2 + name.len() + 24);
     let (alg, digest_at) = fields::push_digest_ng(data, digest_text, "file digest")?;
     fields::push_name_ng(data, name)?;
     let what = if template == Template::ImaBuf {

@@ -229,6 +229,7 @@ pub(crate) fn push_legacy_data(
         ));
     }
     let start = out.len();
+    out.reserve(LEGACY_DIGEST_LEN + LEGACY_NAME_FIELD);
     out.extend_from_slice(digest);
     out.extend_from_slice(name);
     out.resize(start + LEGACY_DIGEST_LEN + LEGACY_NAME_FIELD, 0);

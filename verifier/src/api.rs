@@ -214,22 +214,32 @@ struct EarQuery {
     format: Option<String>,
 }
 
-/// One stored result as an EAR (`ear.rs`).
+/// One stored result as an EAR (`ear.rs`): `{result}` is a result id or `latest`.
 async fn ear(
     _caller: Viewer,
     State(app): State<AppState>,
-    ids: Result<Path<(String, i64)>, PathRejection>,
+    ids: Result<Path<(String, String)>, PathRejection>,
     query: Result<Query<EarQuery>, QueryRejection>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse as _;
-    let Path((id, result)) = ids?;
+    let Path((id, which)) = ids?;
     let Query(query) = query?;
-    let record = app
-        .ctx
-        .store
-        .result(&id, result)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no result {result} for agent {id}")))?;
+    let asked = match which.as_str() {
+        "latest" => None,
+        n => Some(n.parse::<i64>().map_err(|_| {
+            ApiError::BadRequest(format!("result must be a result id or latest, not {n:?}"))
+        })?),
+    };
+    // Read together with the answer, so that `latest` names the result the findings go with.
+    let latest = app.ctx.store.results(&id, 1).await?.into_iter().next();
+    let record = match asked {
+        None => latest.clone(),
+        Some(result) => app.ctx.store.result(&id, result).await?,
+    }
+    .ok_or_else(|| match asked {
+        Some(result) => ApiError::NotFound(format!("no result {result} for agent {id}")),
+        None => ApiError::NotFound(format!("agent {id} has no result")),
+    })?;
     let ek_verified = app
         .ctx
         .store
@@ -237,8 +247,7 @@ async fn ear(
         .await?
         .is_some_and(|a| a.ek_status.starts_with(crate::ek::VERIFIED));
     // Cluster findings are the fleet's state now: they belong to the latest result only.
-    let latest = app.ctx.store.results(&id, 1).await?.first().map(|r| r.id);
-    let cluster = match (&app.ctx.cluster, latest == Some(result)) {
+    let cluster = match (&app.ctx.cluster, latest.map(|r| r.id) == Some(record.id)) {
         (Some(view), true) => view
             .node(&id)
             .await

@@ -295,6 +295,24 @@ fn malformed_requests_to_the_verifier_get_4xx_and_change_nothing() {
             .unwrap();
         expect_error(resp, 404, "not_found", "999999").await;
         let resp = op
+            .get(format!("{base}/v1/agents/verifapi/results/newest/ear"))
+            .send()
+            .await
+            .unwrap();
+        expect_error(resp, 400, "bad_request", "result id or latest").await;
+        // `latest` is the agent's latest result as the verifier reads it with the answer.
+        let latest = get_json(
+            &op,
+            &format!("{base}/v1/agents/verifapi/results/latest/ear?format=json"),
+        )
+        .await;
+        let newest = &w.verifier.results("verifapi").unwrap()[0]["id"];
+        assert!(
+            latest["submods"]["verifapi"]["palisade.result"].as_i64() <= newest.as_i64(),
+            "{latest}"
+        );
+        assert!(latest["submods"]["verifapi"]["palisade.result"].as_i64() >= result.as_i64());
+        let resp = op
             .get(format!("{base}/v1/events?agnt=x"))
             .send()
             .await

@@ -336,10 +336,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Agents(Agents::Ear { id, result, jwt }) => {
             let api = Api::new(&cli)?;
-            let result = match result {
-                Some(r) => *r,
-                None => latest_result(&api, id).await?,
-            };
+            // `latest` is resolved by the verifier, with the cluster findings that go with it.
+            let result = result.map_or_else(|| "latest".to_owned(), |r| r.to_string());
             let path = format!("/v1/agents/{id}/results/{result}/ear");
             if *jwt {
                 let token = api.get_bytes(&path).await?;
@@ -421,16 +419,4 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Agents(Agents::Remove { id }) => println!("removed {id}"),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The id of `agent`'s latest result.
-async fn latest_result(api: &Api, agent: &str) -> anyhow::Result<i64> {
-    let bytes = api
-        .get_bytes(&format!("/v1/agents/{agent}/results?limit=1"))
-        .await?;
-    let results: Vec<ResultRecord> = serde_json::from_slice(&bytes).context("reading results")?;
-    results
-        .first()
-        .map(|r| r.id)
-        .with_context(|| format!("agent {agent} has no result yet"))
 }
